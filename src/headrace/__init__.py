@@ -1,0 +1,66 @@
+"""headrace: data-centric machine learning pipelines.
+
+Plain functions become steps, steps form pipelines, and every output is a versioned,
+content-hashed artifact with lineage. See the docs/ folder for more.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from headrace.errors import (
+    ArtifactCorruptedError,
+    ArtifactNotFoundError,
+    ConfigError,
+    DefinitionError,
+    HeadraceError,
+    MaterializerError,
+    MissingExtraError,
+    RunNotFoundError,
+    StepError,
+    StoreError,
+)
+from headrace.pipelines import Pipeline, Step, pipeline, step
+from headrace.runner.context import StepContext, get_step_context, log_metadata
+
+if TYPE_CHECKING:
+    from headrace.client import ArtifactVersion, Client, Lineage, Run, StepRun
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArtifactCorruptedError",
+    "ArtifactNotFoundError",
+    "ArtifactVersion",
+    "Client",
+    "ConfigError",
+    "DefinitionError",
+    "HeadraceError",
+    "Lineage",
+    "MaterializerError",
+    "MissingExtraError",
+    "Pipeline",
+    "Run",
+    "RunNotFoundError",
+    "Step",
+    "StepContext",
+    "StepError",
+    "StepRun",
+    "StoreError",
+    "__version__",
+    "get_step_context",
+    "log_metadata",
+    "pipeline",
+    "step",
+]
+
+_LAZY = {"Client", "Run", "StepRun", "ArtifactVersion", "Lineage"}
+
+
+def __getattr__(name: str) -> Any:
+    # The client pulls in SQLAlchemy; load it on first use so `import headrace` stays light.
+    if name in _LAZY:
+        from headrace import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'headrace' has no attribute {name!r}")

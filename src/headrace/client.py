@@ -1,0 +1,281 @@
+"""Read what runs recorded: runs, step runs, artifact versions, lineage, environments."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from headrace.home import StoreSettings, resolve_settings
+from headrace.runner.step_runner import load_artifact
+from headrace.runner.stores import Stores, open_stores
+from headrace.store.records import (
+    ArtifactVersionRecord,
+    LineageGraph,
+    RunRecord,
+    StepRunRecord,
+)
+
+
+class Client:
+    """Entry point for queries. ``Client()`` uses the active home (see DESIGN §2);
+    ``Client(home=...)`` another folder; ``Client(settings=...)`` explicit store settings."""
+
+    def __init__(
+        self, home: str | os.PathLike[str] | None = None, *, settings: StoreSettings | None = None
+    ) -> None:
+        self.settings = settings or resolve_settings(home)
+
+    @cached_property
+    def _stores(self) -> Stores:
+        return open_stores(self.settings)
+
+    # -- runs -------------------------------------------------------------------------------
+    def runs(
+        self, pipeline: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[Run]:
+        """Runs, newest first, optionally filtered."""
+        records = self._stores.metadata.list_runs(pipeline=pipeline, status=status, limit=limit)
+        return [Run(r, self) for r in records]
+
+    def run(self, ref: str) -> Run:
+        """A run by id, unique id prefix, or ``latest``."""
+        meta = self._stores.metadata
+        return Run(meta.get_run(meta.resolve_run_id(ref)), self)
+
+    # -- artifacts ----------------------------------------------------------------------------
+    def artifact(self, name: str, version: int | None = None) -> ArtifactVersion:
+        """The latest version of an artifact, or a given version number."""
+        return ArtifactVersion(self._stores.metadata.get_artifact_version(name, version), self)
+
+    def artifacts(self, name: str | None = None, limit: int | None = None) -> list[ArtifactVersion]:
+        """Artifact versions, newest first; all names or one."""
+        records = self._stores.metadata.list_artifact_versions(name=name, limit=limit)
+        return [ArtifactVersion(r, self) for r in records]
+
+    def artifact_by_id(self, artifact_version_id: str) -> ArtifactVersion:
+        return ArtifactVersion(self._stores.metadata.get_artifact_version_by_id(artifact_version_id), self)
+
+    def lineage(self, artifact: ArtifactVersion | str) -> Lineage:
+        """Lineage of an artifact version (or of the latest version of a name)."""
+        target = self.artifact(artifact) if isinstance(artifact, str) else artifact
+        return Lineage(target, self)
+
+    def environment(self, env_hash: str) -> dict[str, Any]:
+        return self._stores.metadata.get_environment(env_hash)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of a pipeline."""
+
+    record: RunRecord
+    client: Client = field(repr=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def pipeline(self) -> str:
+        return self.record.pipeline
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.record.parameters
+
+    @property
+    def error(self) -> str | None:
+        return self.record.error
+
+    @property
+    def duration(self) -> float | None:
+        if self.record.started_at is None or self.record.ended_at is None:
+            return None
+        return self.record.ended_at - self.record.started_at
+
+    @cached_property
+    def steps(self) -> dict[str, StepRun]:
+        """Step runs by invocation name, in the order they started."""
+        records = self.client._stores.metadata.get_step_runs(self.id)
+        return {r.name: StepRun(r, self.client) for r in records}
+
+    @cached_property
+    def environment(self) -> dict[str, Any]:
+        """The environment snapshot: Python, OS, packages, git state, pipeline source."""
+        if self.record.environment_hash is None:
+            return {}
+        return self.client.environment(self.record.environment_hash)
+
+    def refresh(self) -> Run:
+        return self.client.run(self.id)
+
+    def __repr__(self) -> str:
+        return f"Run(id={self.id[:12]!r}, pipeline={self.pipeline!r}, status={self.status!r})"
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One execution of a step within a run."""
+
+    record: StepRunRecord
+    client: Client = field(repr=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def cache_hit(self) -> bool:
+        return self.record.cache_hit
+
+    @property
+    def cache_reason(self) -> str | None:
+        return self.record.cache_reason
+
+    @property
+    def cache_key(self) -> str | None:
+        return self.record.cache_key
+
+    @property
+    def error(self) -> str | None:
+        return self.record.error
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.record.metadata
+
+    @property
+    def duration(self) -> float | None:
+        if self.record.started_at is None or self.record.ended_at is None:
+            return None
+        return self.record.ended_at - self.record.started_at
+
+    @cached_property
+    def inputs(self) -> dict[str, ArtifactVersion]:
+        return {n: self.client.artifact_by_id(v) for n, v in self.record.inputs.items()}
+
+    @cached_property
+    def outputs(self) -> dict[str, ArtifactVersion]:
+        return {n: self.client.artifact_by_id(v) for n, v in self.record.outputs.items()}
+
+    def __repr__(self) -> str:
+        return f"StepRun(name={self.name!r}, status={self.status!r}, cache_hit={self.cache_hit})"
+
+
+@dataclass(frozen=True)
+class ArtifactVersion:
+    """One stored version of a named artifact."""
+
+    record: ArtifactVersionRecord
+    client: Client = field(repr=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def version(self) -> int:
+        return self.record.version
+
+    @property
+    def hash(self) -> str:
+        return self.record.hash
+
+    @property
+    def uri(self) -> str:
+        return self.record.uri
+
+    @property
+    def type(self) -> str:
+        return self.record.type
+
+    @property
+    def materializer(self) -> str:
+        return self.record.materializer
+
+    @property
+    def size(self) -> int:
+        return self.record.size
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.record.metadata
+
+    @property
+    def producer_run_id(self) -> str | None:
+        return self.record.producer_run_id
+
+    def load(self) -> Any:
+        """The Python object, verified against its content hash before it is read."""
+        return load_artifact(self.client._stores, self.record)
+
+    def __repr__(self) -> str:
+        return f"ArtifactVersion(name={self.name!r}, version={self.version}, hash={self.hash[:12]!r})"
+
+
+class Lineage:
+    """Where an artifact version came from (``upstream``) and what used it (``downstream``)."""
+
+    def __init__(self, artifact: ArtifactVersion, client: Client) -> None:
+        self.artifact = artifact
+        self.client = client
+
+    def upstream(self) -> LineageView:
+        return LineageView(self.client._stores.metadata.lineage_upstream(self.artifact.id), self.client)
+
+    def downstream(self) -> LineageView:
+        return LineageView(self.client._stores.metadata.lineage_downstream(self.artifact.id), self.client)
+
+
+class LineageView:
+    """A lineage graph: artifact versions, the step runs between them, and edges."""
+
+    def __init__(self, graph: LineageGraph, client: Client) -> None:
+        self.graph = graph
+        self.client = client
+
+    @property
+    def artifacts(self) -> list[ArtifactVersion]:
+        """Artifact versions other than the starting one."""
+        return [
+            ArtifactVersion(r, self.client) for i, r in self.graph.artifacts.items() if i != self.graph.root
+        ]
+
+    @property
+    def step_runs(self) -> list[StepRun]:
+        return [StepRun(r, self.client) for r in self.graph.step_runs.values()]
+
+    @property
+    def edges(self) -> list[tuple[str, str, str]]:
+        return [(e.source, e.target, e.name) for e in self.graph.edges]
+
+    def names(self) -> set[str]:
+        """Names of the artifacts reached (handy in tests and scripts)."""
+        return {a.name for a in self.artifacts}
+
+    def run_ids(self) -> set[str]:
+        return {s.record.run_id for s in self.step_runs}
+
+    def __len__(self) -> int:
+        return len(self.graph.artifacts) - 1
+
+    def __repr__(self) -> str:
+        return f"LineageView({len(self)} artifacts, {len(self.graph.step_runs)} step runs)"

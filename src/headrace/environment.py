@@ -1,0 +1,89 @@
+"""Snapshots of where a run happened: Python, OS, installed distributions, git state.
+
+The snapshot is plain JSON and is stored once per distinct hash, so a thousand runs on
+one machine cost one row.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from headrace.model.canonical import canonical_json, sha256_hex
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> dict[str, Any]:
+    from importlib import metadata
+
+    packages: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] if dist.metadata else None
+        if name:
+            packages[_normalize(name)] = dist.version
+    return {
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+        },
+        "os": {
+            "system": platform.system(),
+            "release": platform.release(),
+            "machine": platform.machine(),
+            "platform": platform.platform(),
+        },
+        "packages": dict(sorted(packages.items())),
+    }
+
+
+def _normalize(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(".", "-")
+
+
+@functools.lru_cache(maxsize=64)
+def _git_state(folder: str) -> dict[str, Any] | None:
+    def git(*args: str) -> bytes:
+        return subprocess.run(
+            ["git", *args], cwd=folder, capture_output=True, check=True, timeout=10
+        ).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").decode().strip()
+        diff = git("diff", "HEAD", "--no-ext-diff", "--binary")
+        untracked = git("ls-files", "--others", "--exclude-standard").decode().split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {
+        "commit": commit,
+        "dirty": bool(diff or untracked),
+        "diff_hash": hashlib.sha256(diff).hexdigest() if diff else None,
+        "untracked_files": len(untracked),
+    }
+
+
+def snapshot(source_file: str | None = None) -> dict[str, Any]:
+    """The environment of this process; git state of the folder holding ``source_file``."""
+    data = dict(_machine())
+    data["git"] = None
+    data["source"] = None
+    if source_file and Path(source_file).is_file():
+        data["git"] = _git_state(str(Path(source_file).resolve().parent))
+        text = Path(source_file).read_text(encoding="utf-8", errors="replace")
+        data["source"] = {"file": Path(source_file).name, "sha256": sha256_hex(text), "text": text}
+    return data
+
+
+def environment_hash(data: dict[str, Any]) -> str:
+    return sha256_hex(canonical_json(data))
+
+
+def requirements(data: dict[str, Any]) -> str:
+    """Pinned requirements.txt text for a snapshot's installed distributions."""
+    lines = [f"{name}=={version}" for name, version in data.get("packages", {}).items()]
+    return "\n".join(lines) + "\n"

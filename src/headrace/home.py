@@ -1,0 +1,113 @@
+"""Where headrace keeps its data, and what the stores there are.
+
+Resolution order (DESIGN §2): ``HEADRACE_HOME`` if set, else the nearest ``.headrace/``
+folder from the working directory upwards (made by ``headrace init``), else a per-user
+default. A home folder holds ``config.yaml`` (optional), ``headrace.db`` (SQLite
+metadata) and ``artifacts/``. ``HEADRACE_METADATA_URL`` and ``HEADRACE_ARTIFACT_URI``
+(or the same keys in config.yaml) point the stores elsewhere, e.g. at PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from headrace.errors import ConfigError
+
+HOME_ENV = "HEADRACE_HOME"
+PROJECT_FOLDER = ".headrace"
+CONFIG_FILE = "config.yaml"
+CONFIG_KEYS = frozenset({"metadata_url", "artifact_uri", "orchestrator"})
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Everything a process needs to open the stores; plain strings, so it can be sent
+    to a subprocess or a remote worker."""
+
+    metadata_url: str
+    artifact_uri: str
+    home: str | None = None
+    orchestrator: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metadata_url": self.metadata_url,
+            "artifact_uri": self.artifact_uri,
+            "home": self.home,
+            "orchestrator": dict(self.orchestrator),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoreSettings:
+        return cls(
+            metadata_url=data["metadata_url"],
+            artifact_uri=data["artifact_uri"],
+            home=data.get("home"),
+            orchestrator=dict(data.get("orchestrator") or {}),
+        )
+
+
+def user_default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "headrace"
+
+
+def find_home(start: Path | None = None) -> tuple[Path, str]:
+    """The home folder and how it was found (``HEADRACE_HOME``, ``project``, ``user default``)."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser().resolve(), HOME_ENV
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / PROJECT_FOLDER
+        if candidate.is_dir():
+            return candidate, "project"
+    return user_default_home(), "user default"
+
+
+def read_config(home: Path) -> dict[str, Any]:
+    path = home / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    unknown = sorted(set(data) - CONFIG_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(CONFIG_KEYS))}")
+    return data
+
+
+def resolve_settings(home: str | os.PathLike[str] | None = None) -> StoreSettings:
+    """Settings for an explicit home folder, or the one :func:`find_home` picks."""
+    folder = Path(home).expanduser().resolve() if home is not None else find_home()[0]
+    config = read_config(folder)
+    metadata_url = os.environ.get("HEADRACE_METADATA_URL") or config.get("metadata_url")
+    artifact_uri = os.environ.get("HEADRACE_ARTIFACT_URI") or config.get("artifact_uri")
+    orchestrator = config.get("orchestrator") or {}
+    if not isinstance(orchestrator, dict):
+        raise ConfigError(f"{folder / CONFIG_FILE}: 'orchestrator' must be a mapping")
+    return StoreSettings(
+        metadata_url=metadata_url or f"sqlite:///{folder / 'headrace.db'}",
+        artifact_uri=artifact_uri or str(folder / "artifacts"),
+        home=str(folder),
+        orchestrator=dict(orchestrator),
+    )
+
+
+def ensure_home(folder: Path) -> None:
+    """Create the home folder (for the embedded default stores) with a clear error if we can't."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the headrace home folder {folder}: {exc.strerror}") from exc
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"the headrace home folder {folder} is not writable")

@@ -1,0 +1,26 @@
+"""Pure data and graph logic: pipeline specs, the DAG, canonical JSON. Standard library only."""
+
+from headrace.model.canonical import canonical_json, is_json_value, sha256_hex
+from headrace.model.dag import downstream_of, topological_order
+from headrace.model.spec import (
+    FunctionRef,
+    InputBinding,
+    OutputSpec,
+    PipelineSpec,
+    StepOptions,
+    StepSpec,
+)
+
+__all__ = [
+    "FunctionRef",
+    "InputBinding",
+    "OutputSpec",
+    "PipelineSpec",
+    "StepOptions",
+    "StepSpec",
+    "canonical_json",
+    "downstream_of",
+    "is_json_value",
+    "sha256_hex",
+    "topological_order",
+]

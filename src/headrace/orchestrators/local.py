@@ -1,0 +1,106 @@
+"""Run a pipeline in this process, independent steps in parallel threads."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from headrace.errors import ConfigError, StepError
+from headrace.home import StoreSettings
+from headrace.model.dag import downstream_of
+from headrace.model.spec import PipelineSpec
+from headrace.runner.runs import finish_run, start_run
+from headrace.runner.step_runner import StepResult, run_step
+from headrace.runner.stores import open_stores
+
+
+class LocalOrchestrator:
+    """Steps run in a bounded thread pool (``max_parallel``, default: CPU count, at most 4).
+
+    Threads share the process's open stores; a step's own heavy work (numpy, pandas,
+    scikit-learn) releases the GIL, so independent branches overlap.
+    """
+
+    def __init__(self, max_parallel: int | None = None) -> None:
+        if max_parallel is not None and (not isinstance(max_parallel, int) or max_parallel < 1):
+            raise ConfigError(f"max_parallel must be a positive integer, got {max_parallel!r}")
+        self.max_parallel = max_parallel or min(4, os.cpu_count() or 1)
+
+    def run(
+        self,
+        spec: PipelineSpec,
+        settings: StoreSettings,
+        *,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+        origin_run_id: str | None = None,
+    ) -> str:
+        stores = open_stores(settings)
+        run_id = start_run(stores, spec, origin_run_id=origin_run_id)
+        try:
+            failures = self._execute(spec, settings, run_id, functions or {})
+        except BaseException as exc:
+            finish_run(stores, run_id, status="cancelled", error=f"{type(exc).__name__}: {exc}")
+            raise
+        if failures:
+            first = next(name for name in spec.order() if name in failures)
+            finish_run(stores, run_id, status="failed", error=str(failures[first]))
+            raise failures[first]
+        finish_run(stores, run_id, status="completed")
+        return run_id
+
+    def _execute(
+        self,
+        spec: PipelineSpec,
+        settings: StoreSettings,
+        run_id: str,
+        functions: Mapping[str, Callable[..., Any]],
+    ) -> dict[str, StepError]:
+        upstream = spec.upstream
+        order = spec.order()
+        results: dict[str, StepResult] = {}
+        failures: dict[str, StepError] = {}
+        skipped: set[str] = set()
+        running: dict[Future[StepResult], str] = {}
+        stores = open_stores(settings)
+
+        def ready(name: str) -> bool:
+            return all(parent in results for parent in upstream[name])
+
+        with ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="headrace-step") as pool:
+            pending = list(order)
+            while pending or running:
+                for name in [n for n in pending if ready(n)]:
+                    if len(running) >= self.max_parallel:
+                        break
+                    pending.remove(name)
+                    step = spec.step(name)
+                    inputs = {
+                        arg: results[b.step].outputs[b.output] for arg, b in step.inputs.items()
+                    }
+                    future = pool.submit(
+                        run_step, spec, name, settings, run_id, inputs, function=functions.get(name)
+                    )
+                    running[future] = name
+                if not running:
+                    break  # everything left waits on a failed step
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = running.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        results[name] = future.result()
+                        continue
+                    if not isinstance(error, StepError):
+                        raise error
+                    failures[name] = error
+                    for lost in downstream_of(upstream, [name]) - skipped:
+                        if lost in pending:
+                            pending.remove(lost)
+                            skipped.add(lost)
+                            stores.metadata.record_skipped_step(
+                                run_id=run_id, name=lost, reason=f"upstream step '{name}' failed", at=time.time()
+                            )
+        return failures

@@ -1,0 +1,33 @@
+"""The beginning and end of a run: environment snapshot, run record, final status."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from headrace import environment
+from headrace.model.spec import PipelineSpec
+from headrace.runner.stores import Stores
+
+
+def start_run(stores: Stores, spec: PipelineSpec, *, origin_run_id: str | None = None) -> str:
+    """Record a new ``running`` run with this process's environment; return its id."""
+    source_file = spec.source.file if spec.source else None
+    env = environment.snapshot(source_file)
+    env_hash = environment.environment_hash(env)
+    stores.metadata.put_environment(env_hash, env)
+    run_id = uuid.uuid4().hex
+    stores.metadata.create_run(
+        run_id=run_id,
+        pipeline=spec.name,
+        parameters=spec.parameters,
+        spec=spec.to_dict(),
+        environment_hash=env_hash,
+        started_at=time.time(),
+        origin_run_id=origin_run_id,
+    )
+    return run_id
+
+
+def finish_run(stores: Stores, run_id: str, *, status: str, error: str | None = None) -> None:
+    stores.metadata.finish_run(run_id, status=status, ended_at=time.time(), error=error)
