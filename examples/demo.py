@@ -40,7 +40,9 @@ def main() -> None:
     upstream = client.lineage(model).upstream()
     print(f"\nlineage of model v{model.version} ({model.hash[:12]}):")
     for step_run in upstream.step_runs:
-        inputs = ", ".join(f"{n} v{a.version}" for n, a in step_run.inputs.items()) or "parameters only"
+        inputs = (
+            ", ".join(f"{n} v{a.version}" for n, a in step_run.inputs.items()) or "parameters only"
+        )
         print(f"  {step_run.name:<18} <- {inputs}")
     env = run.environment
     git = env.get("git") or {}
@@ -52,7 +54,7 @@ def main() -> None:
     print(
         "\nTry next:\n"
         "  scripts/demo                                # again: every step is a cache hit\n"
-        "  .venv/bin/python -c 'import sys; sys.path.insert(0, \"examples\"); "
+        '  .venv/bin/python -c \'import sys; sys.path.insert(0, "examples"); '
         "from quarterly import quarterly; quarterly(C=0.1)'   # only fit and evaluate rerun\n"
         "  docs/concepts.md, docs/caching.md           # what just happened"
     )

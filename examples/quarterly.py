@@ -75,7 +75,9 @@ def evaluate(model: LogisticRegression, test: pd.DataFrame) -> Annotated[dict[st
     features = test[list(FEATURES)].astype(float)
     metrics = {
         "accuracy": round(float(accuracy_score(test["churned"], model.predict(features))), 4),
-        "roc_auc": round(float(roc_auc_score(test["churned"], model.predict_proba(features)[:, 1])), 4),
+        "roc_auc": round(
+            float(roc_auc_score(test["churned"], model.predict_proba(features)[:, 1])), 4
+        ),
         "rows": len(test),
     }
     log_metadata(metrics, artifact="metrics")

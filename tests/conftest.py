@@ -30,7 +30,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
-def _no_user_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_user_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Never touch the real per-user home from a test that forgot the `home` fixture."""
     if "HEADRACE_HOME" not in os.environ:
         monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))
@@ -70,8 +72,12 @@ def postgres_url() -> Iterator[str]:
     try:
         admin = psycopg.connect(_libpq_url(server), autocommit=True, connect_timeout=5)
     except psycopg.Error as exc:
+        unreachable = str(exc).strip()
+    else:
+        unreachable = ""
+    if unreachable:
         pytest.fail(
-            f"PostgreSQL server {shown} is unreachable: {exc}\nStart it, point "
+            f"PostgreSQL server {shown} is unreachable: {unreachable}\nStart it, point "
             "HEADRACE_TEST_POSTGRES_URL at one, or set HEADRACE_SKIP_POSTGRES=1 to skip.",
             pytrace=False,
         )
@@ -79,8 +85,10 @@ def postgres_url() -> Iterator[str]:
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield make_url(server).set(drivername="postgresql+psycopg", database=name).render_as_string(
-            hide_password=False
+        yield (
+            make_url(server)
+            .set(drivername="postgresql+psycopg", database=name)
+            .render_as_string(hide_password=False)
         )
     finally:
         with psycopg.connect(_libpq_url(server), autocommit=True) as admin:
@@ -115,9 +123,7 @@ class MetadataStoreLocations:
         with psycopg.connect(_libpq_url(self._postgres_url), autocommit=True) as admin:
             admin.execute(f'CREATE SCHEMA "{schema}"')
         self._schemas.append(schema)
-        url = make_url(self._postgres_url).update_query_dict(
-            {"options": f"-csearch_path={schema}"}
-        )
+        url = make_url(self._postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
         return url.render_as_string(hide_password=False)
 
     def drop(self) -> None:

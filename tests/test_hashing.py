@@ -20,8 +20,13 @@ def _fingerprint_of(tmp_path: Path, source: str, name: str = "f") -> str:
         "from headrace.hashing import code_fingerprint\n"
         f"print(code_fingerprint(m.{name}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(Path(__file__).parents[1] / "src"), "PYTHONHASHSEED": "random"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(Path(__file__).parents[1] / "src"), "PYTHONHASHSEED": "random"},
+    )
     return out.stdout.strip()
 
 
@@ -65,7 +70,13 @@ def test_cache_key_ignores_dict_order() -> None:
 
 
 def test_miss_reasons_name_what_changed() -> None:
-    old = {"code": "1", "parameters": {"C": 1.0}, "inputs": {"train": "aa"}, "materializers": {}, "cache_version": None}
+    old = {
+        "code": "1",
+        "parameters": {"C": 1.0},
+        "inputs": {"train": "aa"},
+        "materializers": {},
+        "cache_version": None,
+    }
     new = {**old, "parameters": {"C": 0.5}}
     assert explain_cache_miss(old, new) == "parameter C changed (1.0 -> 0.5)"
     assert explain_cache_miss(old, {**old, "code": "2"}) == "code changed"

@@ -85,7 +85,9 @@ def test_non_json_parameter_is_a_definition_error_naming_the_step() -> None:
     def flow() -> None:
         total(make(), scale=object())  # type: ignore[arg-type]
 
-    with pytest.raises(DefinitionError, match=r"step 'total'.*scale.*neither the output of a step nor a JSON"):
+    with pytest.raises(
+        DefinitionError, match=r"step 'total'.*scale.*neither the output of a step nor a JSON"
+    ):
         flow.compile()
 
 
@@ -152,7 +154,10 @@ def test_postponed_annotation_text_is_parsed_without_evaluating() -> None:
         namespace,
     )
     s = namespace["s"]
-    assert [(o.name, o.type) for o in s.outputs] == [("train", "pd.DataFrame"), ("test", "pd.DataFrame")]  # type: ignore[attr-defined]
+    assert [(o.name, o.type) for o in s.outputs] == [
+        ("train", "pd.DataFrame"),
+        ("test", "pd.DataFrame"),
+    ]  # type: ignore[attr-defined]
 
 
 def test_branching_on_an_output_in_the_body_is_explained() -> None:
@@ -188,7 +193,7 @@ def test_empty_pipeline() -> None:
 def test_unpacking_a_single_output_is_explained() -> None:
     @pipeline
     def flow() -> None:
-        a, b = make()
+        _a, _b = make()
 
     with pytest.raises(DefinitionError, match="cannot be unpacked"):
         flow.compile()

@@ -34,7 +34,18 @@ PUBLIC = {
     "step",
 }
 
-HEAVY = ["numpy", "pandas", "pyarrow", "sklearn", "matplotlib", "sqlalchemy", "alembic", "fsspec", "yaml", "scipy"]
+HEAVY = [
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "sklearn",
+    "matplotlib",
+    "sqlalchemy",
+    "alembic",
+    "fsspec",
+    "yaml",
+    "scipy",
+]
 
 
 def test_exported_names_are_exactly_the_contract() -> None:

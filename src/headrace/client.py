@@ -55,7 +55,9 @@ class Client:
         return [ArtifactVersion(r, self) for r in records]
 
     def artifact_by_id(self, artifact_version_id: str) -> ArtifactVersion:
-        return ArtifactVersion(self._stores.metadata.get_artifact_version_by_id(artifact_version_id), self)
+        return ArtifactVersion(
+            self._stores.metadata.get_artifact_version_by_id(artifact_version_id), self
+        )
 
     def lineage(self, artifact: ArtifactVersion | str) -> Lineage:
         """Lineage of an artifact version (or of the latest version of a name)."""
@@ -228,7 +230,9 @@ class ArtifactVersion:
         return load_artifact(self.client._stores, self.record)
 
     def __repr__(self) -> str:
-        return f"ArtifactVersion(name={self.name!r}, version={self.version}, hash={self.hash[:12]!r})"
+        return (
+            f"ArtifactVersion(name={self.name!r}, version={self.version}, hash={self.hash[:12]!r})"
+        )
 
 
 class Lineage:
@@ -239,10 +243,14 @@ class Lineage:
         self.client = client
 
     def upstream(self) -> LineageView:
-        return LineageView(self.client._stores.metadata.lineage_upstream(self.artifact.id), self.client)
+        return LineageView(
+            self.client._stores.metadata.lineage_upstream(self.artifact.id), self.client
+        )
 
     def downstream(self) -> LineageView:
-        return LineageView(self.client._stores.metadata.lineage_downstream(self.artifact.id), self.client)
+        return LineageView(
+            self.client._stores.metadata.lineage_downstream(self.artifact.id), self.client
+        )
 
 
 class LineageView:
@@ -256,7 +264,9 @@ class LineageView:
     def artifacts(self) -> list[ArtifactVersion]:
         """Artifact versions other than the starting one."""
         return [
-            ArtifactVersion(r, self.client) for i, r in self.graph.artifacts.items() if i != self.graph.root
+            ArtifactVersion(r, self.client)
+            for i, r in self.graph.artifacts.items()
+            if i != self.graph.root
         ]
 
     @property

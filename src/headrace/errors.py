@@ -88,6 +88,5 @@ class MissingExtraError(HeadraceError, ImportError):
         self.extra = extra
         why = f" for {purpose}" if purpose else ""
         super().__init__(
-            f"'{package}' is needed{why} but is not installed: "
-            f"pip install 'headrace[{extra}]'"
+            f"'{package}' is needed{why} but is not installed: pip install 'headrace[{extra}]'"
         )

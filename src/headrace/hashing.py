@@ -50,9 +50,7 @@ def _collect(func: Callable[..., Any], parts: dict[str, str], seen: set[int]) ->
         target = getattr(value, "func", value)  # a Step object wraps the user's function
         if isinstance(target, types.FunctionType) and target.__module__ == module:
             _collect(target, parts, seen)
-        elif isinstance(value, _CONSTANT_TYPES):
-            parts[f"{name}:{ref}"] = repr(value)
-        elif isinstance(value, tuple) and all(isinstance(v, _CONSTANT_TYPES) for v in value):
+        elif isinstance(value, _CONSTANT_TYPES) or (isinstance(value, tuple) and all(isinstance(v, _CONSTANT_TYPES) for v in value)):
             parts[f"{name}:{ref}"] = repr(value)
 
 
@@ -88,15 +86,23 @@ def explain_cache_miss(previous: Mapping[str, Any] | None, current: Mapping[str,
         reasons.append(
             f"cache_version changed ({previous.get('cache_version')!r} -> {current.get('cache_version')!r})"
         )
-    reasons += _diff_mapping("parameter", previous.get("parameters", {}), current.get("parameters", {}))
-    reasons += _diff_mapping("input", previous.get("inputs", {}), current.get("inputs", {}), short=True)
     reasons += _diff_mapping(
-        "materializer for output", previous.get("materializers", {}), current.get("materializers", {})
+        "parameter", previous.get("parameters", {}), current.get("parameters", {})
+    )
+    reasons += _diff_mapping(
+        "input", previous.get("inputs", {}), current.get("inputs", {}), short=True
+    )
+    reasons += _diff_mapping(
+        "materializer for output",
+        previous.get("materializers", {}),
+        current.get("materializers", {}),
     )
     return "; ".join(reasons) if reasons else "key matches an earlier run whose outputs are gone"
 
 
-def _diff_mapping(label: str, old: Mapping[str, Any], new: Mapping[str, Any], short: bool = False) -> list[str]:
+def _diff_mapping(
+    label: str, old: Mapping[str, Any], new: Mapping[str, Any], short: bool = False
+) -> list[str]:
     out: list[str] = []
     for key in sorted(set(old) | set(new)):
         if key not in old:
@@ -106,7 +112,9 @@ def _diff_mapping(label: str, old: Mapping[str, Any], new: Mapping[str, Any], sh
         elif canonical_json(old[key]) != canonical_json(new[key]):
             before, after = old[key], new[key]
             if short:
-                out.append(f"{label} {key} changed (content {str(before)[:12]} -> {str(after)[:12]})")
+                out.append(
+                    f"{label} {key} changed (content {str(before)[:12]} -> {str(after)[:12]})"
+                )
             else:
                 out.append(f"{label} {key} changed ({_brief(before)} -> {_brief(after)})")
     return out

@@ -82,7 +82,9 @@ def read_config(home: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: expected a mapping at the top level")
     unknown = sorted(set(data) - CONFIG_KEYS)
     if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(CONFIG_KEYS))}")
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(CONFIG_KEYS))}"
+        )
     return data
 
 
@@ -108,6 +110,8 @@ def ensure_home(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot create the headrace home folder {folder}: {exc.strerror}") from exc
+        raise ConfigError(
+            f"cannot create the headrace home folder {folder}: {exc.strerror}"
+        ) from exc
     if not os.access(folder, os.W_OK):
         raise ConfigError(f"the headrace home folder {folder} is not writable")

@@ -63,12 +63,14 @@ class Step(Generic[P, R]):
         for param in self.signature.parameters.values():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise DefinitionError(
-                    f"*args/**kwargs parameter '{param.name}' is not supported: name each input", step=self.name
+                    f"*args/**kwargs parameter '{param.name}' is not supported: name each input",
+                    step=self.name,
                 )
         unknown = set(options.materializers) - {o.name for o in self.outputs}
         if unknown:
             raise DefinitionError(
-                f"materializers given for unknown output(s) {', '.join(sorted(unknown))}", step=self.name
+                f"materializers given for unknown output(s) {', '.join(sorted(unknown))}",
+                step=self.name,
             )
         functools.update_wrapper(self, func)  # type: ignore[arg-type]
 
@@ -132,7 +134,9 @@ def step(func: Callable[P, R] | None = None, /, **options: Any) -> Any:
     return decorate
 
 
-def _make_options(step_name: str, options: Mapping[str, Any], base: StepOptions | None = None) -> StepOptions:
+def _make_options(
+    step_name: str, options: Mapping[str, Any], base: StepOptions | None = None
+) -> StepOptions:
     unknown = sorted(set(options) - StepOptions.names())
     if unknown:
         raise DefinitionError(
@@ -176,7 +180,10 @@ def _parse_outputs(func: Callable[..., Any], step_name: str) -> tuple[OutputSpec
         members = typing.get_args(annotation)
         if members and members[-1] is not Ellipsis and any(_annotated_name(m) for m in members):
             return _unique_outputs(
-                [OutputSpec(_annotated_name(m) or f"output_{i}", type=_type_text(m)) for i, m in enumerate(members)],
+                [
+                    OutputSpec(_annotated_name(m) or f"output_{i}", type=_type_text(m))
+                    for i, m in enumerate(members)
+                ],
                 step_name,
             )
     return (OutputSpec(_annotated_name(annotation) or DEFAULT_OUTPUT, type=_type_text(annotation)),)
@@ -186,17 +193,27 @@ def _outputs_from_text(text: str, step_name: str) -> tuple[OutputSpec, ...]:
     try:
         node = ast.parse(text, mode="eval").body
     except SyntaxError:
-        raise DefinitionError(f"return annotation {text!r} is not valid Python", step=step_name) from None
+        raise DefinitionError(
+            f"return annotation {text!r} is not valid Python", step=step_name
+        ) from None
     if isinstance(node, ast.Constant) and node.value is None:
         return ()
     if _subscript_of(node, "tuple", "Tuple"):
         assert isinstance(node, ast.Subscript)
         members = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        is_variadic = bool(members) and isinstance(members[-1], ast.Constant) and members[-1].value is Ellipsis
+        is_variadic = (
+            bool(members)
+            and isinstance(members[-1], ast.Constant)
+            and members[-1].value is Ellipsis
+        )
         parsed = [_annotated_text(m) for m in members]
         if members and not is_variadic and any(name for name, _ in parsed):
             return _unique_outputs(
-                [OutputSpec(name or f"output_{i}", type=kind) for i, (name, kind) in enumerate(parsed)], step_name
+                [
+                    OutputSpec(name or f"output_{i}", type=kind)
+                    for i, (name, kind) in enumerate(parsed)
+                ],
+                step_name,
             )
     name, kind = _annotated_text(node)
     return (OutputSpec(name or DEFAULT_OUTPUT, type=kind),)
@@ -206,15 +223,29 @@ def _subscript_of(node: ast.expr, *names: str) -> bool:
     if not isinstance(node, ast.Subscript):
         return False
     value = node.value
-    base = value.attr if isinstance(value, ast.Attribute) else value.id if isinstance(value, ast.Name) else ""
+    base = (
+        value.attr
+        if isinstance(value, ast.Attribute)
+        else value.id
+        if isinstance(value, ast.Name)
+        else ""
+    )
     return base in names
 
 
 def _annotated_text(node: ast.expr) -> tuple[str | None, str]:
     """(output name, type text) of ``Annotated[T, "name"]`` written as source text."""
-    if _subscript_of(node, "Annotated") and isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Tuple):
+    if (
+        _subscript_of(node, "Annotated")
+        and isinstance(node, ast.Subscript)
+        and isinstance(node.slice, ast.Tuple)
+    ):
         first, *extras = node.slice.elts
-        kind = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else ast.unparse(first)
+        kind = (
+            first.value
+            if isinstance(first, ast.Constant) and isinstance(first.value, str)
+            else ast.unparse(first)
+        )
         for extra in extras:
             if isinstance(extra, ast.Constant) and isinstance(extra.value, str):
                 return _check_output_name(extra.value), kind
@@ -276,7 +307,8 @@ class OutputRef:
 
     def __iter__(self) -> Any:
         raise DefinitionError(
-            f"step '{self.step}' has one output ('{self.output}'); it cannot be unpacked", step=self.step
+            f"step '{self.step}' has one output ('{self.output}'); it cannot be unpacked",
+            step=self.step,
         )
 
 
@@ -356,7 +388,9 @@ class _Tracer:
             except DefinitionError as exc:
                 raise ConfigError(str(exc)) from None
 
-        after_names = tuple(_after_name(a, name) for a in ([after] if isinstance(after, str | OutputRef) else after))
+        after_names = tuple(
+            _after_name(a, name) for a in ([after] if isinstance(after, str | OutputRef) else after)
+        )
         for dep in after_names:
             if dep not in self.steps:
                 raise DefinitionError(f"after={dep!r} names no earlier step", step=name)
@@ -379,7 +413,9 @@ class _Tracer:
     def _invocation_name(self, step: Step[Any, Any], explicit: Any) -> str:
         if explicit is not None:
             if not isinstance(explicit, str) or not explicit.isidentifier():
-                raise DefinitionError(f"id={explicit!r} must be a Python identifier", step=step.name)
+                raise DefinitionError(
+                    f"id={explicit!r} must be a Python identifier", step=step.name
+                )
             if explicit in self.steps:
                 raise DefinitionError(f"two steps have the id '{explicit}'", step=explicit)
             return explicit
@@ -397,12 +433,17 @@ def _after_name(value: Any, step: str) -> str:
         return value.step
     if isinstance(value, str):
         return value
-    raise DefinitionError(f"after= takes step names or step outputs, got {type(value).__name__}", step=step)
+    raise DefinitionError(
+        f"after= takes step names or step outputs, got {type(value).__name__}", step=step
+    )
 
 
 def _contains_ref(value: Any) -> bool:
     items = value.values() if isinstance(value, dict) else value
-    return any(isinstance(v, OutputRef) or (isinstance(v, list | tuple | dict) and _contains_ref(v)) for v in items)
+    return any(
+        isinstance(v, OutputRef) or (isinstance(v, list | tuple | dict) and _contains_ref(v))
+        for v in items
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -414,7 +455,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_tracer: contextvars.ContextVar[_Tracer | None] = contextvars.ContextVar("headrace_tracer", default=None)
+_tracer: contextvars.ContextVar[_Tracer | None] = contextvars.ContextVar(
+    "headrace_tracer", default=None
+)
 
 
 # -- pipelines --------------------------------------------------------------------------------
@@ -473,7 +516,8 @@ class Pipeline(Generic[P]):
         tracer = _Tracer(step_config=self.config.get("steps", {}), cache=self.config.get("cache"))
         token = _tracer.set(tracer)
         try:
-            self.func(**params)
+            body: Callable[..., Any] = self.func
+            body(**params)
         finally:
             _tracer.reset(token)
         unknown = sorted(set(self.config.get("steps", {})) - set(tracer.steps))
@@ -484,8 +528,12 @@ class Pipeline(Generic[P]):
             )
         if not tracer.steps:
             raise DefinitionError(f"pipeline '{self.name}' calls no steps")
-        source = FunctionRef(self.func.__module__, self.func.__qualname__, inspect.getsourcefile(self.func))
-        spec = PipelineSpec(name=self.name, parameters=params, steps=tuple(tracer.steps.values()), source=source)
+        source = FunctionRef(
+            self.func.__module__, self.func.__qualname__, inspect.getsourcefile(self.func)
+        )
+        spec = PipelineSpec(
+            name=self.name, parameters=params, steps=tuple(tracer.steps.values()), source=source
+        )
         spec.order()  # raises on a cycle
         return spec, tracer.functions
 
@@ -497,7 +545,9 @@ class Pipeline(Generic[P]):
             raise DefinitionError(f"pipeline '{self.name}': {exc}") from None
         unknown = sorted(set(configured) - set(self.signature.parameters))
         if unknown:
-            raise ConfigError(f"pipeline '{self.name}': config sets unknown parameter(s) {', '.join(unknown)}")
+            raise ConfigError(
+                f"pipeline '{self.name}': config sets unknown parameter(s) {', '.join(unknown)}"
+            )
         params: dict[str, Any] = {}
         for pname, param in self.signature.parameters.items():
             if pname in bound.arguments:
@@ -521,7 +571,9 @@ class Pipeline(Generic[P]):
         from headrace.stack import active_stack
 
         if _tracer.get() is not None:
-            raise DefinitionError(f"pipeline '{self.name}' cannot be called inside another pipeline")
+            raise DefinitionError(
+                f"pipeline '{self.name}' cannot be called inside another pipeline"
+            )
         spec, functions = self._trace(args, kwargs)
         stack = active_stack(orchestrator=self.config.get("orchestrator"))
         run_id = stack.orchestrator.run(spec, stack.settings, functions=functions)
@@ -536,7 +588,9 @@ def pipeline(func: Callable[P, Any], /) -> Pipeline[P]: ...
 
 
 @overload
-def pipeline(func: None = None, /, *, name: str | None = None) -> Callable[[Callable[P, Any]], Pipeline[P]]: ...
+def pipeline(
+    func: None = None, /, *, name: str | None = None
+) -> Callable[[Callable[P, Any]], Pipeline[P]]: ...
 
 
 def pipeline(func: Callable[P, Any] | None = None, /, *, name: str | None = None) -> Any:
@@ -570,7 +624,9 @@ def load_run_config(config: str | os.PathLike[str] | Mapping[str, Any]) -> dict[
 def _validate_run_config(data: Mapping[str, Any], where: str) -> dict[str, Any]:
     unknown = sorted(set(data) - _RUN_CONFIG_KEYS)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_RUN_CONFIG_KEYS))}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_RUN_CONFIG_KEYS))}"
+        )
     for key in ("parameters", "steps", "orchestrator"):
         if key in data and not isinstance(data[key], Mapping):
             raise ConfigError(f"{where}: '{key}' must be a mapping")

@@ -22,7 +22,10 @@ def _run_workers(env: dict[str, str]) -> list[tuple[str, int, int]]:
     procs = [
         subprocess.Popen(
             [sys.executable, str(HERE / "concurrent_flow.py"), str(w), str(RUNS)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         for w in range(PROCESSES)
     ]
@@ -63,7 +66,14 @@ def test_eight_processes_on_one_sqlite_store(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_eight_processes_on_one_postgres_store(tmp_path: Path, postgres_url: str) -> None:
     home = tmp_path / "home"
-    env = {**os.environ, "HEADRACE_HOME": str(home), "PYTHONPATH": str(SRC), "HEADRACE_METADATA_URL": postgres_url}
+    env = {
+        **os.environ,
+        "HEADRACE_HOME": str(home),
+        "PYTHONPATH": str(SRC),
+        "HEADRACE_METADATA_URL": postgres_url,
+    }
     results = _run_workers(env)
-    client = Client(settings=StoreSettings(metadata_url=postgres_url, artifact_uri=str(home / "artifacts")))
+    client = Client(
+        settings=StoreSettings(metadata_url=postgres_url, artifact_uri=str(home / "artifacts"))
+    )
     _check(client, results)

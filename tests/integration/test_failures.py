@@ -66,7 +66,9 @@ def _object_count(home: Path) -> int:
 
 
 def test_a_failing_step_fails_the_run_skips_downstream_and_finishes_branches(home: Path) -> None:
-    with pytest.raises(StepError, match=r"step 'explode' of run \w+ failed: Boom: bad batch of 3") as info:
+    with pytest.raises(
+        StepError, match=r"step 'explode' of run \w+ failed: Boom: bad batch of 3"
+    ) as info:
         failing()
     assert isinstance(info.value.__cause__, Boom)
     assert info.value.step == "explode"
@@ -101,12 +103,16 @@ def odd_output() -> tuple[Annotated[int, "good"], Annotated[NotSerializable, "ba
     return 1, NotSerializable()
 
 
-def test_an_output_without_materializer_names_the_step_and_output_and_stores_nothing(home: Path) -> None:
+def test_an_output_without_materializer_names_the_step_and_output_and_stores_nothing(
+    home: Path,
+) -> None:
     @pipeline
     def flow() -> None:
         odd_output()
 
-    with pytest.raises(StepError, match=r"step 'odd_output'.*output 'bad'.*NotSerializable") as info:
+    with pytest.raises(
+        StepError, match=r"step 'odd_output'.*output 'bad'.*NotSerializable"
+    ) as info:
         flow()
     assert "allow_pickle" in str(info.value)
     assert Client().artifacts() == []
@@ -148,11 +154,17 @@ def test_corrupted_bytes_are_refused_on_load_and_in_a_run(home: Path) -> None:
 
     flow()
     numbers = Client().artifact("numbers")
-    data_file = next(p for p in Path(numbers.uri.removeprefix("file://")).rglob("*") if p.is_file() and p.name != ".manifest.json")
+    data_file = next(
+        p
+        for p in Path(numbers.uri.removeprefix("file://")).rglob("*")
+        if p.is_file() and p.name != ".manifest.json"
+    )
     data_file.write_bytes(data_file.read_bytes().replace(b"1", b"7"))
     with pytest.raises(ArtifactCorruptedError, match=numbers.hash[:12]):
         numbers.load()
-    with pytest.raises(StepError, match=r"step 'scale'.*could not load its inputs.*ArtifactCorruptedError") as info:
+    with pytest.raises(
+        StepError, match=r"step 'scale'.*could not load its inputs.*ArtifactCorruptedError"
+    ) as info:
         flow(k=2)
     assert isinstance(info.value.__cause__, ArtifactCorruptedError)
 
@@ -216,7 +228,9 @@ def test_step_context_and_metadata(home: Path) -> None:
     note = run.steps["introspect"].outputs["note"]
     assert run.steps["introspect"].metadata == {"rows": 5}
     assert note.metadata["quality"] == "high"
-    assert (Path(note.uri.removeprefix("file://")) / "extra.txt").read_text() == "kept with the artifact"
+    assert (
+        Path(note.uri.removeprefix("file://")) / "extra.txt"
+    ).read_text() == "kept with the artifact"
     with pytest.raises(Exception, match="only available inside a running step"):
         get_step_context()
 

@@ -11,7 +11,7 @@ import pytest
 from headrace import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
-from quarterly import quarterly  # noqa: E402
+from quarterly import quarterly
 
 SMALL = {"n": 800}
 
@@ -33,7 +33,10 @@ def test_first_run_computes_everything(first_run) -> None:  # type: ignore[no-un
     test = run.steps["split_by_quarter"].outputs["test"].load()
     assert set(train["date"].dt.quarter) == {1, 2, 3}
     assert set(test["date"].dt.quarter) == {4}
-    assert run.steps["split_by_quarter"].metadata == {"train_rows": len(train), "test_rows": len(test)}
+    assert run.steps["split_by_quarter"].metadata == {
+        "train_rows": len(train),
+        "test_rows": len(test),
+    }
     raw = run.steps["load_data"].outputs["raw"]
     assert raw.version == 1 and raw.metadata["rows"] == 800
     assert Client().artifact("metrics").metadata["accuracy"] == metrics["accuracy"]
@@ -63,7 +66,9 @@ def test_recomputed_identical_data_keeps_downstream_cached(first_run) -> None:  
     assert not steps["load_data"].cache_hit
     assert steps["load_data"].cache_reason == "caching is off for this step"
     # The data step ran again, produced the same bytes, and so nothing downstream reran.
-    assert steps["load_data"].outputs["raw"].hash == first_run.steps["load_data"].outputs["raw"].hash
+    assert (
+        steps["load_data"].outputs["raw"].hash == first_run.steps["load_data"].outputs["raw"].hash
+    )
     assert steps["load_data"].outputs["raw"].version == 2
     assert all(steps[n].cache_hit for n in ("split_by_quarter", "fit", "evaluate"))
 

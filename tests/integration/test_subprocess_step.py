@@ -41,7 +41,11 @@ def test_one_step_runs_in_a_subprocess_from_the_spec_alone(home: Path, tmp_path:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run(
         [sys.executable, "-m", "headrace.runner", str(task_file)],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -59,10 +63,21 @@ def test_a_bad_task_reports_a_clear_error(home: Path, tmp_path: Path) -> None:
     spec = quarterly.compile(n=100)
     settings = resolve_settings()
     run_id = start_run(open_stores(settings), spec)
-    task = {"spec": spec.to_dict(), "step": "fit", "settings": settings.to_dict(), "run_id": run_id,
-            "inputs": {"train": "0" * 32}}
+    task = {
+        "spec": spec.to_dict(),
+        "step": "fit",
+        "settings": settings.to_dict(),
+        "run_id": run_id,
+        "inputs": {"train": "0" * 32},
+    }
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.run([sys.executable, "-m", "headrace.runner", "-"], input=json.dumps(task),
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "headrace.runner", "-"],
+        input=json.dumps(task),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert "ArtifactNotFoundError" in proc.stdout

@@ -17,7 +17,7 @@ def test_cycle_names_the_steps() -> None:
 
 
 def test_unknown_dependency() -> None:
-    with pytest.raises(DefinitionError, match="step 'b'.*unknown step 'z'"):
+    with pytest.raises(DefinitionError, match=r"step 'b'.*unknown step 'z'"):
         topological_order({"b": ["z"]})
 
 

@@ -23,7 +23,9 @@ def is_json_value(value: Any) -> bool:
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, tuples as lists; NaN and infinities are refused."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def sha256_hex(data: str | bytes) -> str:

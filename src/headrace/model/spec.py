@@ -109,7 +109,9 @@ class PipelineSpec:
                     "function": _ref_to_dict(s.function),
                     "code_hash": s.code_hash,
                     "parameters": s.parameters,
-                    "inputs": {k: {"step": b.step, "output": b.output} for k, b in s.inputs.items()},
+                    "inputs": {
+                        k: {"step": b.step, "output": b.output} for k, b in s.inputs.items()
+                    },
                     "outputs": [
                         {"name": o.name, "type": o.type, "materializer": o.materializer}
                         for o in s.outputs
@@ -125,7 +127,9 @@ class PipelineSpec:
     def from_dict(cls, data: dict[str, Any]) -> PipelineSpec:
         version = data.get("spec_version")
         if version != SPEC_VERSION:
-            raise ConfigError(f"pipeline spec version {version!r} is not supported (expected {SPEC_VERSION})")
+            raise ConfigError(
+                f"pipeline spec version {version!r} is not supported (expected {SPEC_VERSION})"
+            )
         try:
             steps = tuple(
                 StepSpec(
@@ -141,7 +145,9 @@ class PipelineSpec:
                 for s in data["steps"]
             )
             source = FunctionRef(**data["source"]) if data.get("source") else None
-            return cls(name=data["name"], parameters=dict(data["parameters"]), steps=steps, source=source)
+            return cls(
+                name=data["name"], parameters=dict(data["parameters"]), steps=steps, source=source
+            )
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"malformed pipeline spec: {exc}") from exc
 

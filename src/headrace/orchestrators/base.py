@@ -50,12 +50,16 @@ def load_orchestrator(config: Mapping[str, Any]) -> Orchestrator:
         entry = _flavors().get(f"orchestrator.{flavor}")
         if entry is None:
             known = sorted(n.split(".", 1)[1] for n in _flavors() if n.startswith("orchestrator."))
-            raise ConfigError(f"unknown orchestrator flavor '{flavor}' (known: {', '.join(known) or 'local'})")
+            raise ConfigError(
+                f"unknown orchestrator flavor '{flavor}' (known: {', '.join(known) or 'local'})"
+            )
         try:
             factory = entry.load()
         except Exception as exc:
             dist = entry.dist.name if entry.dist else "unknown distribution"
-            raise ConfigError(f"orchestrator flavor '{flavor}' from {dist} failed to load: {exc}") from exc
+            raise ConfigError(
+                f"orchestrator flavor '{flavor}' from {dist} failed to load: {exc}"
+            ) from exc
     try:
         return factory(**options)  # type: ignore[no-any-return]
     except TypeError as exc:

@@ -69,7 +69,9 @@ class LocalOrchestrator:
         def ready(name: str) -> bool:
             return all(parent in results for parent in upstream[name])
 
-        with ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="headrace-step") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.max_parallel, thread_name_prefix="headrace-step"
+        ) as pool:
             pending = list(order)
             while pending or running:
                 for name in [n for n in pending if ready(n)]:
@@ -101,6 +103,9 @@ class LocalOrchestrator:
                             pending.remove(lost)
                             skipped.add(lost)
                             stores.metadata.record_skipped_step(
-                                run_id=run_id, name=lost, reason=f"upstream step '{name}' failed", at=time.time()
+                                run_id=run_id,
+                                name=lost,
+                                reason=f"upstream step '{name}' failed",
+                                at=time.time(),
                             )
         return failures

@@ -21,7 +21,11 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m headrace.runner TASK.json|-", file=sys.stderr)
         return 2
-    text = sys.stdin.read() if argv[0] == "-" else open(argv[0], encoding="utf-8").read()
+    if argv[0] == "-":
+        text = sys.stdin.read()
+    else:
+        with open(argv[0], encoding="utf-8") as handle:
+            text = handle.read()
     task = json.loads(text)
     try:
         result = run_step(
@@ -34,7 +38,15 @@ def main(argv: list[str]) -> int:
     except HeadraceError as exc:
         print(json.dumps({"error": str(exc), "type": type(exc).__name__}))
         return 1
-    print(json.dumps({"step_run_id": result.step_run_id, "cache_hit": result.cache_hit, "outputs": result.outputs}))
+    print(
+        json.dumps(
+            {
+                "step_run_id": result.step_run_id,
+                "cache_hit": result.cache_hit,
+                "outputs": result.outputs,
+            }
+        )
+    )
     return 0
 
 

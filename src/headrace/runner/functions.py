@@ -42,7 +42,8 @@ def resolve_function(ref: FunctionRef, *, step: str) -> Callable[..., Any]:
 def _load_file(ref: FunctionRef, *, step: str) -> Any:
     if not ref.file or not Path(ref.file).is_file():
         raise DefinitionError(
-            f"cannot import module '{ref.module}' and its file {ref.file!r} does not exist", step=step
+            f"cannot import module '{ref.module}' and its file {ref.file!r} does not exist",
+            step=step,
         )
     # A stable alias, so that loading the same script twice reuses one module, and the
     # script's `if __name__ == "__main__":` block does not run again.

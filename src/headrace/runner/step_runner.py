@@ -57,7 +57,11 @@ def run_step(
     key = cache_key(components)
     step_run_id = uuid.uuid4().hex
     meta.create_step_run(
-        step_run_id=step_run_id, run_id=run_id, name=step.name, started_at=time.time(), inputs=dict(inputs)
+        step_run_id=step_run_id,
+        run_id=run_id,
+        name=step.name,
+        started_at=time.time(),
+        inputs=dict(inputs),
     )
 
     if step.options.cache:
@@ -91,7 +95,9 @@ def run_step(
         result, attempts = _call_with_retries(func, {**step.parameters, **values}, step, ctx)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        _record_failure(stores, step_run_id, key, components, reason, exc, attempts=step.options.retries + 1)
+        _record_failure(
+            stores, step_run_id, key, components, reason, exc, attempts=step.options.retries + 1
+        )
         if not isinstance(exc, Exception):
             raise
         raise _step_error(exc, step.name, run_id) from exc
@@ -132,13 +138,16 @@ def load_artifact(stores: Stores, record: ArtifactVersionRecord) -> Any:
 # -- pieces ----------------------------------------------------------------------------
 
 
-def _cache_components(step: StepSpec, inputs: Mapping[str, ArtifactVersionRecord]) -> dict[str, Any]:
+def _cache_components(
+    step: StepSpec, inputs: Mapping[str, ArtifactVersionRecord]
+) -> dict[str, Any]:
     return {
         "code": step.code_hash,
         "parameters": step.parameters,
         "inputs": {name: rec.hash for name, rec in inputs.items()},
         "materializers": {
-            o.name: step.options.materializers.get(o.name) or o.materializer or o.type for o in step.outputs
+            o.name: step.options.materializers.get(o.name) or o.materializer or o.type
+            for o in step.outputs
         },
         "cache_version": step.options.cache_version,
     }
@@ -195,7 +204,12 @@ def _call_with_retries(
                 raise
             log.warning(
                 "step '%s' failed (attempt %d of %d): %s: %s; retrying in %.1fs",
-                step.name, attempt, attempts, type(exc).__name__, exc, delay,
+                step.name,
+                attempt,
+                attempts,
+                type(exc).__name__,
+                exc,
+                delay,
             )
             time.sleep(delay)
             delay *= step.options.retry_backoff
@@ -214,7 +228,11 @@ def _store_outputs(
         values = {names[0]: result}
     else:
         if not isinstance(result, tuple) or len(result) != len(names):
-            got = f"{len(result)} values" if isinstance(result, tuple) else f"a {type(result).__name__}"
+            got = (
+                f"{len(result)} values"
+                if isinstance(result, tuple)
+                else f"a {type(result).__name__}"
+            )
             raise MaterializerError(
                 f"step '{step.name}' declares {len(names)} outputs ({', '.join(names)}) but returned {got}"
             )
@@ -226,9 +244,13 @@ def _store_outputs(
         value = values[spec_out.name]
         override = step.options.materializers.get(spec_out.name) or spec_out.materializer
         try:
-            chosen = materializers.select(value, override=override, allow_pickle=step.options.allow_pickle)
+            chosen = materializers.select(
+                value, override=override, allow_pickle=step.options.allow_pickle
+            )
         except MaterializerError as exc:
-            raise MaterializerError(f"output '{spec_out.name}' of step '{step.name}': {exc}") from exc
+            raise MaterializerError(
+                f"output '{spec_out.name}' of step '{step.name}': {exc}"
+            ) from exc
         folder = staging / spec_out.name
         folder.mkdir(parents=True, exist_ok=True)
         metadata = materializers.save(value, folder, chosen)
