@@ -1,0 +1,527 @@
+"""The SQL metadata store: runs, step runs, artifact versions, lineage, metadata.
+
+Every public method is one transaction (writes begin IMMEDIATE on SQLite) and is
+retried on transient database errors; see ``_engine``. Schema creation and migration
+happen in :meth:`MetadataStore.open`; see ``_bootstrap``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from headrace.errors import ArtifactNotFoundError, ConfigError, RunNotFoundError, StoreError
+from headrace.store.metadata import _lineage
+from headrace.store.metadata._bootstrap import ensure_schema
+from headrace.store.metadata._engine import Database
+from headrace.store.metadata._records import (
+    RUN_KIND,
+    STEP_RUN_KIND,
+    SUCCEEDED,
+    exists,
+    load_artifacts,
+    load_step_runs,
+    select_runs,
+)
+from headrace.store.metadata._schema import (
+    artifact_versions,
+    environments,
+    pipelines,
+    runs,
+    step_runs,
+)
+from headrace.store.metadata._writes import (
+    insert_edges,
+    insert_ignore,
+    insert_new_versions,
+    link_existing,
+    require_versions,
+    upsert_metadata,
+)
+from headrace.store.records import (
+    ArtifactVersionRecord,
+    LineageGraph,
+    NewArtifactVersion,
+    RunRecord,
+    StepRunRecord,
+)
+
+T = TypeVar("T")
+
+_AMBIGUOUS_SHOWN = 5
+
+
+class MetadataStore:
+    """Runs, step runs, artifact versions, lineage edges, metadata and environments.
+
+    Open with :meth:`open`; one instance is safe to share between threads.
+    """
+
+    url: str
+
+    def __init__(self, db: Database, schema_action: str | None = None) -> None:
+        self._db = db
+        self.url = db.url
+        self._closed = False
+        self._schema_action = schema_action  # "created" / "upgraded" by this open, or None
+
+    @classmethod
+    def open(cls, url: str) -> MetadataStore:
+        """Open (creating or migrating under a lock) the store at a SQLAlchemy URL.
+
+        ``sqlite:///path/to/headrace.db`` or ``postgresql+psycopg://user@host:port/db``.
+        Raises SchemaVersionError if the schema is newer than this code knows,
+        StoreError (naming the URL, never a password) if it cannot be opened.
+        """
+        db = Database(url)
+        try:
+            action = ensure_schema(db)
+        except BaseException:
+            db.dispose()
+            raise
+        return cls(db, action)
+
+    def close(self) -> None:
+        """Release the store's connections. Closing twice is harmless."""
+        self._closed = True
+        self._db.dispose()
+
+    def __enter__(self) -> MetadataStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"MetadataStore('{self._db.masked_url}')"
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        self._check_open()
+        return self._db.run(work, write=False)
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        self._check_open()
+        return self._db.run(work, write=True)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"metadata store '{self._db.masked_url}' is closed")
+
+    # -- environments -------------------------------------------------------------
+    def put_environment(self, env_hash: str, data: Mapping[str, Any]) -> None:
+        """Insert if absent (idempotent, race-safe)."""
+        row = {"hash": env_hash, "data": dict(data), "created_at": time.time()}
+        self._write(lambda conn: insert_ignore(conn, environments, row, ["hash"]))
+
+    def get_environment(self, env_hash: str) -> dict[str, Any]:
+        """The environment snapshot stored under ``env_hash``; StoreError if absent."""
+
+        def work(conn: Connection) -> dict[str, Any]:
+            data = conn.execute(
+                sa.select(environments.c.data).where(environments.c.hash == env_hash)
+            ).scalar()
+            if data is None:
+                raise StoreError(f"no environment with hash '{env_hash}'")
+            return dict(data)
+
+        return self._read(work)
+
+    # -- runs -----------------------------------------------------------------------
+    def create_run(
+        self,
+        *,
+        run_id: str,
+        pipeline: str,
+        parameters: Mapping[str, Any],
+        spec: Mapping[str, Any],
+        environment_hash: str | None,
+        started_at: float,
+        origin_run_id: str | None = None,
+    ) -> RunRecord:
+        """Insert a run with status ``running``."""
+
+        def work(conn: Connection) -> RunRecord:
+            now = time.time()
+            if exists(conn, runs.c.id, run_id):
+                raise StoreError(f"a run with id '{run_id}' already exists")
+            if environment_hash is not None and not exists(
+                conn, environments.c.hash, environment_hash
+            ):
+                raise StoreError(
+                    f"run '{run_id}' names environment '{environment_hash}', which is not "
+                    "stored: put_environment() it first"
+                )
+            if origin_run_id is not None and not exists(conn, runs.c.id, origin_run_id):
+                raise RunNotFoundError(f"origin run '{origin_run_id}' of run '{run_id}' not found")
+            insert_ignore(conn, pipelines, {"name": pipeline, "created_at": now}, ["name"])
+            record = RunRecord(
+                id=run_id,
+                pipeline=pipeline,
+                status="running",
+                parameters=dict(parameters),
+                spec=dict(spec),
+                environment_hash=environment_hash,
+                created_at=now,
+                started_at=started_at,
+                ended_at=None,
+                origin_run_id=origin_run_id,
+            )
+            conn.execute(
+                sa.insert(runs).values(
+                    id=record.id,
+                    pipeline=record.pipeline,
+                    status=record.status,
+                    parameters=record.parameters,
+                    spec=record.spec,
+                    environment_hash=record.environment_hash,
+                    created_at=record.created_at,
+                    started_at=record.started_at,
+                    origin_run_id=record.origin_run_id,
+                )
+            )
+            return record
+
+        return self._write(work)
+
+    def finish_run(
+        self, run_id: str, *, status: str, ended_at: float, error: str | None = None
+    ) -> None:
+        """Set a run's final status, end time and error. RunNotFoundError if absent."""
+
+        def work(conn: Connection) -> None:
+            updated = conn.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id)
+                .values(status=status, ended_at=ended_at, error=error)
+            )
+            if updated.rowcount == 0:
+                raise RunNotFoundError(f"no run with id '{run_id}'")
+
+        self._write(work)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """Exact id. RunNotFoundError if absent."""
+
+        def work(conn: Connection) -> RunRecord:
+            found = select_runs(conn, [runs.c.id == run_id])
+            if not found:
+                raise RunNotFoundError(f"no run with id '{run_id}'")
+            return found[0]
+
+        return self._read(work)
+
+    def resolve_run_id(self, ref: str) -> str:
+        """A full id, a unique id prefix, or ``latest``. RunNotFoundError naming the ref
+        (and 'ambiguous' with the candidates when a prefix matches several)."""
+        ref = ref.strip()
+        if not ref:
+            raise RunNotFoundError("no run matches an empty run reference")
+
+        def work(conn: Connection) -> str:
+            newest = (runs.c.created_at.desc(), runs.c.id.desc())
+            if ref == "latest":
+                latest = conn.execute(sa.select(runs.c.id).order_by(*newest).limit(1)).scalar()
+                if latest is None:
+                    raise RunNotFoundError("no run matches 'latest': the store has no runs yet")
+                return str(latest)
+            if exists(conn, runs.c.id, ref):
+                return ref
+            rows = conn.execute(
+                sa.select(runs.c.id)
+                .where(runs.c.id.startswith(ref, autoescape=True))
+                .order_by(*newest)
+                .limit(50)
+            ).scalars()
+            matches = [run_id for run_id in rows if run_id.startswith(ref)]
+            if not matches:
+                raise RunNotFoundError(f"no run matches '{ref}'")
+            if len(matches) > 1:
+                shown = ", ".join(matches[:_AMBIGUOUS_SHOWN])
+                more = len(matches) > _AMBIGUOUS_SHOWN
+                raise RunNotFoundError(
+                    f"run reference '{ref}' is ambiguous: it matches {len(matches)}"
+                    f"{'+' if len(matches) == 50 else ''} runs ({shown}{', ...' if more else ''}); "
+                    "give more characters"
+                )
+            return str(matches[0])
+
+        return self._read(work)
+
+    def list_runs(
+        self,
+        *,
+        pipeline: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """Newest first (created_at desc, then id desc)."""
+        _check_page(limit, offset)
+        where = []
+        if pipeline is not None:
+            where.append(runs.c.pipeline == pipeline)
+        if status is not None:
+            where.append(runs.c.status == status)
+        return self._read(lambda conn: select_runs(conn, where, limit=limit, offset=offset))
+
+    # -- step runs ------------------------------------------------------------------
+    def create_step_run(
+        self,
+        *,
+        step_run_id: str,
+        run_id: str,
+        name: str,
+        started_at: float,
+        inputs: Mapping[str, str],
+    ) -> None:
+        """Insert a step run with status ``running`` and its input lineage edges
+        (input name -> artifact version id)."""
+        inputs = dict(inputs)
+
+        def work(conn: Connection) -> None:
+            if not exists(conn, runs.c.id, run_id):
+                raise RunNotFoundError(f"no run with id '{run_id}' (creating step '{name}')")
+            require_versions(conn, inputs, f"input of step '{name}'")
+            conn.execute(
+                sa.insert(step_runs).values(
+                    id=step_run_id,
+                    run_id=run_id,
+                    name=name,
+                    status="running",
+                    cache_hit=False,
+                    cache_components={},
+                    started_at=started_at,
+                    attempts=1,
+                )
+            )
+            insert_edges(conn, step_run_id, "input", inputs)
+
+        self._write(work)
+
+    def finish_step_run(
+        self,
+        step_run_id: str,
+        *,
+        status: str,
+        ended_at: float,
+        cache_key: str | None,
+        cache_components: Mapping[str, Any],
+        cache_hit: bool = False,
+        cache_reason: str | None = None,
+        error: str | None = None,
+        attempts: int = 1,
+        outputs: Mapping[str, NewArtifactVersion | str] = {},
+        metadata: Mapping[str, Any] = {},
+        output_metadata: Mapping[str, Mapping[str, Any]] = {},
+    ) -> dict[str, ArtifactVersionRecord]:
+        """In ONE transaction: insert a new artifact version per NewArtifactVersion
+        (version = previous max for that name + 1, unique per name, race-safe), link
+        an existing version id given as ``str`` (cache hits), write output lineage edges,
+        step-run metadata and extra per-output metadata (merged into the version's
+        metadata), and set the step run's final fields. Returns output name -> record."""
+        outputs = dict(outputs)
+        stray = sorted(set(output_metadata) - set(outputs))
+        if stray:
+            raise StoreError(
+                f"step run '{step_run_id}': metadata for outputs it does not have: "
+                + ", ".join(stray)
+            )
+        new_ids = {name: uuid.uuid4().hex for name in outputs}
+
+        def work(conn: Connection) -> dict[str, ArtifactVersionRecord]:
+            run_id = conn.execute(
+                sa.select(step_runs.c.run_id).where(step_runs.c.id == step_run_id)
+            ).scalar()
+            if run_id is None:
+                raise StoreError(f"no step run with id '{step_run_id}'")
+            linked = {name: out for name, out in outputs.items() if isinstance(out, str)}
+            records = link_existing(conn, step_run_id, linked, output_metadata)
+            fresh = [
+                (name, out) for name, out in outputs.items() if isinstance(out, NewArtifactVersion)
+            ]
+            records.update(
+                insert_new_versions(conn, str(run_id), step_run_id, fresh, new_ids, output_metadata)
+            )
+            insert_edges(conn, step_run_id, "output", {n: r.id for n, r in records.items()})
+            upsert_metadata(conn, STEP_RUN_KIND, step_run_id, metadata)
+            conn.execute(
+                sa.update(step_runs)
+                .where(step_runs.c.id == step_run_id)
+                .values(
+                    status=status,
+                    ended_at=ended_at,
+                    cache_key=cache_key,
+                    cache_components=dict(cache_components),
+                    cache_hit=cache_hit,
+                    cache_reason=cache_reason,
+                    error=error,
+                    attempts=attempts,
+                )
+            )
+            return {name: records[name] for name in outputs}
+
+        return self._write(work)
+
+    def record_skipped_step(self, *, run_id: str, name: str, reason: str, at: float) -> None:
+        """A step that never ran because something upstream failed.
+
+        Recorded as a step run with status ``skipped``, no start time, ``ended_at=at`` and
+        the reason as its ``error``.
+        """
+
+        def work(conn: Connection) -> None:
+            if not exists(conn, runs.c.id, run_id):
+                raise RunNotFoundError(f"no run with id '{run_id}' (skipping step '{name}')")
+            conn.execute(
+                sa.insert(step_runs).values(
+                    id=uuid.uuid4().hex,
+                    run_id=run_id,
+                    name=name,
+                    status="skipped",
+                    cache_hit=False,
+                    cache_components={},
+                    ended_at=at,
+                    error=reason,
+                    attempts=0,
+                )
+            )
+
+        self._write(work)
+
+    def get_step_runs(self, run_id: str) -> list[StepRunRecord]:
+        """All step runs of a run, in start order, with inputs, outputs and metadata."""
+
+        def work(conn: Connection) -> list[StepRunRecord]:
+            found = load_step_runs(conn, step_runs.c.run_id == run_id)
+            if not found and not exists(conn, runs.c.id, run_id):
+                raise RunNotFoundError(f"no run with id '{run_id}'")
+            return found
+
+        return self._read(work)
+
+    def get_step_run(self, step_run_id: str) -> StepRunRecord:
+        """One step run by id; StoreError if absent."""
+
+        def work(conn: Connection) -> StepRunRecord:
+            found = load_step_runs(conn, step_runs.c.id == step_run_id)
+            if not found:
+                raise StoreError(f"no step run with id '{step_run_id}'")
+            return found[0]
+
+        return self._read(work)
+
+    def find_cached_step_run(self, cache_key: str) -> StepRunRecord | None:
+        """Newest *completed* step run with this cache key (its outputs filled in)."""
+        where = sa.and_(step_runs.c.cache_key == cache_key, step_runs.c.status.in_(SUCCEEDED))
+        return self._newest_step_run(where)
+
+    def previous_step_run(self, *, pipeline: str, step: str) -> StepRunRecord | None:
+        """Newest completed step run of that step name in runs of that pipeline
+        (used to explain a cache miss)."""
+        of_pipeline = sa.select(runs.c.id).where(runs.c.pipeline == pipeline).correlate(None)
+        where = sa.and_(
+            step_runs.c.name == step,
+            step_runs.c.status.in_(SUCCEEDED),
+            step_runs.c.run_id.in_(of_pipeline),
+        )
+        return self._newest_step_run(where)
+
+    def _newest_step_run(self, where: sa.ColumnElement[bool]) -> StepRunRecord | None:
+        newest = (step_runs.c.ended_at.desc(), step_runs.c.id.desc())
+
+        def work(conn: Connection) -> StepRunRecord | None:
+            found = load_step_runs(conn, where, order_by=newest, limit=1)
+            return found[0] if found else None
+
+        return self._read(work)
+
+    # -- metadata ------------------------------------------------------------------
+    def add_run_metadata(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Set key/values on a run (a key set again takes the new value)."""
+        values = dict(values)
+
+        def work(conn: Connection) -> None:
+            if not exists(conn, runs.c.id, run_id):
+                raise RunNotFoundError(f"no run with id '{run_id}'")
+            upsert_metadata(conn, RUN_KIND, run_id, values)
+
+        self._write(work)
+
+    # -- artifact versions ---------------------------------------------------------
+    def get_artifact_version(self, name: str, version: int | None = None) -> ArtifactVersionRecord:
+        """Latest when version is None. ArtifactNotFoundError naming name (and version)."""
+
+        def work(conn: Connection) -> ArtifactVersionRecord:
+            where = artifact_versions.c.name == name
+            if version is not None:
+                where = sa.and_(where, artifact_versions.c.version == version)
+            found = load_artifacts(
+                conn, where, order_by=[artifact_versions.c.version.desc()], limit=1
+            )
+            if found:
+                return found[0]
+            if version is None:
+                raise ArtifactNotFoundError(f"no artifact named '{name}'")
+            latest = conn.execute(
+                sa.select(sa.func.max(artifact_versions.c.version)).where(
+                    artifact_versions.c.name == name
+                )
+            ).scalar()
+            hint = f"latest is {latest}" if latest is not None else "no version of it exists"
+            raise ArtifactNotFoundError(f"artifact '{name}' has no version {version} ({hint})")
+
+        return self._read(work)
+
+    def get_artifact_version_by_id(self, artifact_version_id: str) -> ArtifactVersionRecord:
+        """One artifact version by id; ArtifactNotFoundError naming the id if absent."""
+
+        def work(conn: Connection) -> ArtifactVersionRecord:
+            found = load_artifacts(conn, artifact_versions.c.id == artifact_version_id)
+            if not found:
+                raise ArtifactNotFoundError(f"no artifact version with id '{artifact_version_id}'")
+            return found[0]
+
+        return self._read(work)
+
+    def list_artifact_versions(
+        self, *, name: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[ArtifactVersionRecord]:
+        """Newest first."""
+        _check_page(limit, offset)
+        av = artifact_versions
+        if name is not None:
+            where: sa.ColumnElement[bool] | None = av.c.name == name
+            order = [av.c.version.desc()]
+        else:
+            where = None
+            order = [av.c.created_at.desc(), av.c.id.desc()]
+        return self._read(
+            lambda conn: load_artifacts(conn, where, order_by=order, limit=limit, offset=offset)
+        )
+
+    def referenced_hashes(self) -> set[str]:
+        """Every content hash any artifact version points at (for gc)."""
+        return self._read(
+            lambda conn: set(conn.execute(sa.select(artifact_versions.c.hash).distinct()).scalars())
+        )
+
+    # -- lineage ---------------------------------------------------------------------
+    def lineage_upstream(self, artifact_version_id: str) -> LineageGraph:
+        """Transitive: producer step run, its inputs, their producers, ... (recursive CTE)."""
+        return self._read(lambda conn: _lineage.upstream(conn, artifact_version_id))
+
+    def lineage_downstream(self, artifact_version_id: str) -> LineageGraph:
+        """Transitive: step runs that consumed it, their outputs, their consumers, ..."""
+        return self._read(lambda conn: _lineage.downstream(conn, artifact_version_id))
+
+
+def _check_page(limit: int | None, offset: int) -> None:
+    if limit is not None and limit < 0:
+        raise ConfigError(f"limit must be >= 0, not {limit}")
+    if offset < 0:
+        raise ConfigError(f"offset must be >= 0, not {offset}")
