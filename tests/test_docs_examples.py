@@ -16,9 +16,12 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 SRC = Path(__file__).resolve().parents[1] / "src"
 OWN_TESTS = {"data.md", "cli.md"}
 README = DOCS.parent / "README.md"
-PAGES = [README] + sorted(
-    p for p in DOCS.glob("*.md") if p.name not in OWN_TESTS and "```python" in p.read_text()
-)
+PAGES = [
+    README,
+    *sorted(
+        p for p in DOCS.glob("*.md") if p.name not in OWN_TESTS and "```python" in p.read_text()
+    ),
+]
 
 
 def python_blocks(page: Path) -> list[str]:

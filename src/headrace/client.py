@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from headrace.errors import HeadraceError
+from headrace.hashing import code_fingerprint
 from headrace.home import StoreSettings, resolve_settings
-from headrace.runner.step_runner import load_artifact
+from headrace.model.spec import PipelineSpec
+from headrace.orchestrators import load_orchestrator
+from headrace.runner.functions import resolve_function
+from headrace.runner.liveness import reap_crashed_runs
+from headrace.runner.step_runner import Reuse, load_artifact
 from headrace.runner.stores import Stores, open_stores
 from headrace.store.records import (
     ArtifactVersionRecord,
@@ -29,20 +36,58 @@ class Client:
 
     @cached_property
     def _stores(self) -> Stores:
-        return open_stores(self.settings)
+        stores = open_stores(self.settings)
+        reap_crashed_runs(stores)
+        return stores
 
     # -- runs -------------------------------------------------------------------------------
     def runs(
         self, pipeline: str | None = None, status: str | None = None, limit: int | None = None
     ) -> list[Run]:
         """Runs, newest first, optionally filtered."""
+        reap_crashed_runs(self._stores)
         records = self._stores.metadata.list_runs(pipeline=pipeline, status=status, limit=limit)
         return [Run(r, self) for r in records]
 
     def run(self, ref: str) -> Run:
         """A run by id, unique id prefix, or ``latest``."""
+        reap_crashed_runs(self._stores)
         meta = self._stores.metadata
         return Run(meta.get_run(meta.resolve_run_id(ref)), self)
+
+    def resume(self, run: Run | str) -> Run:
+        """Start a new run of a failed, crashed or cancelled run's pipeline that reuses
+        every step that completed and reruns the rest (and what depends on them).
+
+        The steps are found from the spec recorded with the run, so they must be
+        importable (defined at module level); a step whose code changed since runs the
+        current code."""
+        old = run if isinstance(run, Run) else self.run(run)
+        old = old.refresh()
+        if old.status in ("running", "completed"):
+            raise HeadraceError(
+                f"run {old.id[:12]} is {old.status}: only a failed, crashed or cancelled run can be resumed"
+            )
+        spec = PipelineSpec.from_dict(old.record.spec)
+        functions = {s.name: resolve_function(s.function, step=s.name) for s in spec.steps}
+        # Rerun steps with the code as it is now, and record its fingerprint.
+        spec = dataclasses.replace(
+            spec,
+            steps=tuple(
+                dataclasses.replace(s, code_hash=code_fingerprint(functions[s.name]))
+                for s in spec.steps
+            ),
+        )
+        reuse = {
+            s.name: Reuse(run_id=old.id, outputs=dict(s.record.outputs))
+            for s in old.steps.values()
+            if s.status == "completed"
+        }
+        orchestrator = load_orchestrator(self.settings.orchestrator)
+        run_id = orchestrator.run(
+            spec, self.settings, functions=functions, origin_run_id=old.id, reuse=reuse
+        )
+        return self.run(run_id)
 
     # -- artifacts ----------------------------------------------------------------------------
     def artifact(self, name: str, version: int | None = None) -> ArtifactVersion:
@@ -94,6 +139,11 @@ class Run:
     @property
     def error(self) -> str | None:
         return self.record.error
+
+    @property
+    def origin_run_id(self) -> str | None:
+        """The run this one resumed, if any."""
+        return self.record.origin_run_id
 
     @property
     def duration(self) -> float | None:

@@ -113,6 +113,7 @@ def step(
     retry_backoff: float = 2.0,
     allow_pickle: bool = False,
     materializers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
 ) -> Callable[[Callable[P, R]], Step[P, R]]: ...
 
 
@@ -152,12 +153,15 @@ def _make_options(
         "retry_backoff": ((int, float), "a number >= 1"),
         "allow_pickle": (bool, "True or False"),
         "materializers": (dict, "a dict of output name to materializer name"),
+        "timeout": ((int, float, type(None)), "a positive number of seconds or None"),
     }
     for key, (kind, expected) in checks.items():
         value = merged[key]
         bad_bool = key not in ("cache", "allow_pickle") and isinstance(value, bool)
         if not isinstance(value, kind) or bad_bool:
             raise DefinitionError(f"option {key} must be {expected}, got {value!r}", step=step_name)
+    if merged["timeout"] is not None and merged["timeout"] <= 0:
+        raise DefinitionError(f"option timeout must be positive, got {merged['timeout']!r}", step=step_name)
     if merged["retries"] < 0 or merged["retry_delay"] < 0 or merged["retry_backoff"] < 1:
         raise DefinitionError(
             "retries and retry_delay must be >= 0 and retry_backoff >= 1", step=step_name

@@ -22,14 +22,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headrace import environment
-from headrace.client import Client, Run
 from headrace.errors import DefinitionError, HeadraceError, StepError
 from headrace.model.canonical import sha256_hex
 from headrace.orchestrators import load_orchestrator
 from headrace.pipelines import Pipeline, Step
+
+if TYPE_CHECKING:
+    # The client pulls in the SQL store; `headrace run` uses load_script without it.
+    from headrace.client import Client, Run
 
 __all__ = [
     "EnvironmentDiff",
@@ -116,7 +119,9 @@ def find_pipeline(module: ModuleType, name: str | None) -> Pipeline[Any]:
     if name is None:
         if len(available) == 1:
             return find_pipeline(module, available[0])
-        raise DefinitionError(f"{file} defines {len(available)} pipelines; name one as FILE:PIPELINE ({known})")
+        raise DefinitionError(
+            f"{file} defines {len(available)} pipelines; name one as FILE:PIPELINE ({known})"
+        )
     target: Any = module
     for part in name.split("."):
         target = getattr(target, part, None)
@@ -183,9 +188,8 @@ def diff_environments(a: Mapping[str, Any], b: Mapping[str, Any]) -> Environment
         return {k: (left.get(k), right.get(k)) for k in keys if left.get(k) != right.get(k)}
 
     git = section("git")
-    if a.get("git") is None or b.get("git") is None:
-        if a.get("git") != b.get("git"):
-            git = {"repository": (a.get("git") is not None, b.get("git") is not None), **git}
+    if (a.get("git") is None) != (b.get("git") is None):
+        git = {"repository": (a.get("git") is not None, b.get("git") is not None), **git}
     packages_a: Mapping[str, str] = a.get("packages") or {}
     packages_b: Mapping[str, str] = b.get("packages") or {}
     return EnvironmentDiff(
@@ -291,7 +295,9 @@ class StepComparison:
             "code_changed": self.code_changed,
             "original_status": self.original_status,
             "rerun_status": self.rerun_status,
-            "outputs": {n: {"original": old, "rerun": new} for n, (old, new) in self.outputs.items()},
+            "outputs": {
+                n: {"original": old, "rerun": new} for n, (old, new) in self.outputs.items()
+            },
         }
 
 
@@ -350,22 +356,46 @@ def reproduce(
     pipeline (the pinned files are written first). A rerun whose step fails is reported,
     not raised: see ``Reproduction.error``.
     """
+    from headrace.client import Client
+
     if client is None:
-        client = run.client if isinstance(run, Run) else Client()
+        client = Client() if isinstance(run, str) else run.client
     original = client.run(run) if isinstance(run, str) else run
     folder = Path(directory).expanduser()
     env = original.environment
     files = _write_pinned_files(original, env, folder)
 
-    spec = original.record.spec
-    source_ref = spec.get("source") or {}
-    file = source_ref.get("file")
-    qualname = source_ref.get("qualname")
-    recorded_source = env.get("source") or {}
+    check, file, qualname = _check_source(original, env, files)
+    pipeline = find_pipeline(load_script(file), qualname)
+    rerun, rerun_spec, error = _rerun(pipeline, original, client)
+
+    rerun_env = rerun.environment if rerun else environment.snapshot(file)
+    report = folder / REPORT_FILE
+    result = Reproduction(
+        original=original,
+        rerun=rerun,
+        directory=folder,
+        files=[*files, report],
+        source=check,
+        environment=diff_environments(env, rerun_env) if env else None,
+        steps=_compare_steps(original, rerun, rerun_spec),
+        error=error,
+    )
+    report.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def _check_source(
+    original: Run, env: Mapping[str, Any], files: list[Path]
+) -> tuple[SourceCheck, str, str]:
+    """The recorded source file against the current one, that file and the pipeline's
+    qualname; DefinitionError when there is nothing to import."""
+    source_ref = original.record.spec.get("source") or {}
+    file, qualname = source_ref.get("file"), source_ref.get("qualname")
     current_text = _read_text(file)
     check = SourceCheck(
         file=file,
-        recorded_sha256=recorded_source.get("sha256"),
+        recorded_sha256=(env.get("source") or {}).get("sha256"),
         current_sha256=sha256_hex(current_text) if current_text is not None else None,
     )
     if file is None or qualname is None:
@@ -379,39 +409,27 @@ def reproduce(
         raise DefinitionError(
             f"the pipeline source file {file} of run {original.id[:12]} no longer exists{hint}"
         )
-    pipeline = find_pipeline(load_script(file), qualname)
+    return check, file, qualname
 
+
+def _rerun(
+    pipeline: Pipeline[Any], original: Run, client: Client
+) -> tuple[Run | None, dict[str, Any], str | None]:
+    """Run ``pipeline`` again as ``original`` ran, caching off: (rerun, its spec, error)."""
     parameters = dict(original.parameters)
     configured = pipeline.with_options(cache=False)
-    overrides = _step_overrides(spec, configured.compile(**parameters).to_dict())
+    overrides = _step_overrides(original.record.spec, configured.compile(**parameters).to_dict())
     if overrides:
         configured = configured.with_options(steps=overrides)
-    rerun_spec = configured.compile(**parameters)
-
-    error: str | None = None
-    rerun_id: str | None = None
+    spec = configured.compile(**parameters)
     orchestrator = load_orchestrator(dict(client.settings.orchestrator))
+    error: str | None = None
+    rerun_id: str | None
     try:
-        rerun_id = orchestrator.run(rerun_spec, client.settings, origin_run_id=original.id)
+        rerun_id = orchestrator.run(spec, client.settings, origin_run_id=original.id)
     except StepError as exc:
-        error = str(exc)
-        rerun_id = exc.run_id
-    rerun = client.run(rerun_id) if rerun_id else None
-
-    rerun_env = rerun.environment if rerun else environment.snapshot(file)
-    report = folder / REPORT_FILE
-    result = Reproduction(
-        original=original,
-        rerun=rerun,
-        directory=folder,
-        files=[*files, report],
-        source=check,
-        environment=diff_environments(env, rerun_env) if env else None,
-        steps=_compare_steps(original, rerun, rerun_spec.to_dict()),
-        error=error,
-    )
-    report.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return result
+        error, rerun_id = str(exc), exc.run_id
+    return (client.run(rerun_id) if rerun_id else None), spec.to_dict(), error
 
 
 def _read_text(file: str | None) -> str | None:
@@ -481,6 +499,10 @@ def _compare_steps(
     new_steps = rerun.steps if rerun else {}
     old_code = {s["name"]: s.get("code_hash") for s in original.record.spec.get("steps", [])}
     new_code = {s["name"]: s.get("code_hash") for s in rerun_spec.get("steps", [])}
+    declared = {
+        s["name"]: [o["name"] for o in s.get("outputs", [])]
+        for s in [*rerun_spec.get("steps", []), *original.record.spec.get("steps", [])]
+    }
     names = list(old_code) + [n for n in old_steps if n not in old_code]
     names += [n for n in new_code if n not in names]
     comparisons = []
@@ -490,12 +512,14 @@ def _compare_steps(
         new_out = {k: v.hash for k, v in new.outputs.items()} if new else {}
         old_in = {k: v.hash for k, v in old.inputs.items()} if old else {}
         new_in = {k: v.hash for k, v in new.inputs.items()} if new else {}
+        outputs = list(dict.fromkeys([*declared.get(name, []), *old_out, *new_out]))
+        outputs = [k for k in outputs if k in old_out or k in new_out]
         comparisons.append(
             StepComparison(
                 name=name,
                 original_status=old.status if old else None,
                 rerun_status=new.status if new else None,
-                outputs={k: (old_out.get(k), new_out.get(k)) for k in {**old_out, **new_out}},
+                outputs={k: (old_out.get(k), new_out.get(k)) for k in outputs},
                 inputs_identical=bool(old and new) and old_in == new_in,
                 code_changed=name in old_code and old_code.get(name) != new_code.get(name),
             )

@@ -49,6 +49,7 @@ class StepOptions:
     retry_backoff: float = 2.0
     allow_pickle: bool = False
     materializers: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None  # seconds; the step then runs in its own process
 
     @classmethod
     def names(cls) -> frozenset[str]:

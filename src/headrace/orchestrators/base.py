@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from headrace.errors import ConfigError
 from headrace.home import StoreSettings
 from headrace.model.spec import PipelineSpec
+
+if TYPE_CHECKING:
+    from headrace.runner.step_runner import Reuse
 
 FLAVOR_GROUP = "headrace.flavors"
 
@@ -18,6 +21,7 @@ class Orchestrator(Protocol):
 
     On a failed step the run is recorded as failed and the StepError of the first failed
     step (in pipeline order) is raised, after independent branches have finished.
+    ``reuse`` maps step names to the outputs an earlier run completed (resume).
     """
 
     def run(
@@ -27,6 +31,7 @@ class Orchestrator(Protocol):
         *,
         functions: Mapping[str, Callable[..., Any]] | None = None,
         origin_run_id: str | None = None,
+        reuse: Mapping[str, Reuse] | None = None,
     ) -> str: ...
 
 

@@ -12,20 +12,25 @@ from headrace.errors import ConfigError, StepError
 from headrace.home import StoreSettings
 from headrace.model.dag import downstream_of
 from headrace.model.spec import PipelineSpec
+from headrace.runner.isolation import cancel_children, run_step_isolated
+from headrace.runner.liveness import Heartbeat
 from headrace.runner.runs import finish_run, start_run
-from headrace.runner.step_runner import StepResult, run_step
-from headrace.runner.stores import open_stores
+from headrace.runner.step_runner import Reuse, StepResult, run_step
+from headrace.runner.stores import Stores, open_stores
 
 
 class LocalOrchestrator:
     """Steps run in a bounded thread pool (``max_parallel``, default: CPU count, at most 4).
 
     Threads share the process's open stores; a step's own heavy work (numpy, pandas,
-    scikit-learn) releases the GIL, so independent branches overlap.
+    scikit-learn) releases the GIL, so independent branches overlap. A step with a
+    ``timeout`` runs in a child process that is killed when the time is up.
     """
 
     def __init__(self, max_parallel: int | None = None) -> None:
-        if max_parallel is not None and (not isinstance(max_parallel, int) or max_parallel < 1):
+        if max_parallel is not None and (
+            not isinstance(max_parallel, int) or isinstance(max_parallel, bool) or max_parallel < 1
+        ):
             raise ConfigError(f"max_parallel must be a positive integer, got {max_parallel!r}")
         self.max_parallel = max_parallel or min(4, os.cpu_count() or 1)
 
@@ -36,13 +41,18 @@ class LocalOrchestrator:
         *,
         functions: Mapping[str, Callable[..., Any]] | None = None,
         origin_run_id: str | None = None,
+        reuse: Mapping[str, Reuse] | None = None,
     ) -> str:
         stores = open_stores(settings)
         run_id = start_run(stores, spec, origin_run_id=origin_run_id)
         try:
-            failures = self._execute(spec, settings, run_id, functions or {})
+            with Heartbeat(stores, [run_id]):
+                failures = self._execute(
+                    spec, settings, stores, run_id, functions or {}, reuse or {}
+                )
         except BaseException as exc:
-            finish_run(stores, run_id, status="cancelled", error=f"{type(exc).__name__}: {exc}")
+            status = "failed" if isinstance(exc, Exception) else "cancelled"
+            finish_run(stores, run_id, status=status, error=f"{type(exc).__name__}: {exc}")
             raise
         if failures:
             first = next(name for name in spec.order() if name in failures)
@@ -55,37 +65,51 @@ class LocalOrchestrator:
         self,
         spec: PipelineSpec,
         settings: StoreSettings,
+        stores: Stores,
         run_id: str,
         functions: Mapping[str, Callable[..., Any]],
+        reuse: Mapping[str, Reuse],
     ) -> dict[str, StepError]:
         upstream = spec.upstream
-        order = spec.order()
         results: dict[str, StepResult] = {}
         failures: dict[str, StepError] = {}
-        skipped: set[str] = set()
         running: dict[Future[StepResult], str] = {}
-        stores = open_stores(settings)
+        pending = spec.order()
 
-        def ready(name: str) -> bool:
-            return all(parent in results for parent in upstream[name])
+        def submit(pool: ThreadPoolExecutor, name: str) -> None:
+            step = spec.step(name)
+            inputs = {arg: results[b.step].outputs[b.output] for arg, b in step.inputs.items()}
+            if step.options.timeout is not None and name not in reuse:
+                future = pool.submit(
+                    run_step_isolated,
+                    spec,
+                    name,
+                    settings,
+                    run_id,
+                    inputs,
+                    timeout=step.options.timeout,
+                )
+            else:
+                future = pool.submit(
+                    run_step,
+                    spec,
+                    name,
+                    settings,
+                    run_id,
+                    inputs,
+                    function=functions.get(name),
+                    reuse=reuse.get(name),
+                )
+            running[future] = name
 
-        with ThreadPoolExecutor(
-            max_workers=self.max_parallel, thread_name_prefix="headrace-step"
-        ) as pool:
-            pending = list(order)
+        pool = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="headrace-step")
+        try:
             while pending or running:
-                for name in [n for n in pending if ready(n)]:
+                for name in [n for n in pending if all(p in results for p in upstream[n])]:
                     if len(running) >= self.max_parallel:
                         break
                     pending.remove(name)
-                    step = spec.step(name)
-                    inputs = {
-                        arg: results[b.step].outputs[b.output] for arg, b in step.inputs.items()
-                    }
-                    future = pool.submit(
-                        run_step, spec, name, settings, run_id, inputs, function=functions.get(name)
-                    )
-                    running[future] = name
+                    submit(pool, name)
                 if not running:
                     break  # everything left waits on a failed step
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -98,14 +122,20 @@ class LocalOrchestrator:
                     if not isinstance(error, StepError):
                         raise error
                     failures[name] = error
-                    for lost in downstream_of(upstream, [name]) - skipped:
+                    for lost in downstream_of(upstream, [name]):
                         if lost in pending:
                             pending.remove(lost)
-                            skipped.add(lost)
                             stores.metadata.record_skipped_step(
                                 run_id=run_id,
                                 name=lost,
                                 reason=f"upstream step '{name}' failed",
                                 at=time.time(),
                             )
+        except BaseException:
+            # Ctrl-C or a store failure: start nothing new. Steps in threads finish their
+            # current call; steps in child processes are killed by their runner.
+            pool.shutdown(wait=False, cancel_futures=True)
+            cancel_children(run_id)
+            raise
+        pool.shutdown(wait=True)
         return failures

@@ -34,6 +34,7 @@ def main(argv: list[str]) -> int:
             StoreSettings.from_dict(task["settings"]),
             task["run_id"],
             task["inputs"],
+            step_run_id=task.get("step_run_id"),
         )
     except HeadraceError as exc:
         print(json.dumps({"error": str(exc), "type": type(exc).__name__}))

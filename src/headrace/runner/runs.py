@@ -7,6 +7,7 @@ import uuid
 
 from headrace import environment
 from headrace.model.spec import PipelineSpec
+from headrace.runner.liveness import owner_token
 from headrace.runner.stores import Stores
 
 
@@ -25,6 +26,7 @@ def start_run(stores: Stores, spec: PipelineSpec, *, origin_run_id: str | None =
         environment_hash=env_hash,
         started_at=time.time(),
         origin_run_id=origin_run_id,
+        owner=owner_token(),
     )
     return run_id
 

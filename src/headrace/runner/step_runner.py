@@ -32,6 +32,14 @@ log = logging.getLogger("headrace")
 
 
 @dataclass(frozen=True, slots=True)
+class Reuse:
+    """Outputs of a step that completed in an earlier run, offered to a resumed run."""
+
+    run_id: str
+    outputs: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class StepResult:
     step_run_id: str
     cache_hit: bool
@@ -46,16 +54,20 @@ def run_step(
     inputs: Mapping[str, str],
     *,
     function: Callable[..., Any] | None = None,
+    step_run_id: str | None = None,
+    reuse: Reuse | None = None,
 ) -> StepResult:
     """Execute ``step_name`` of ``spec`` within run ``run_id``. Raises StepError on failure,
-    after recording the step run as failed."""
+    after recording the step run as failed. ``step_run_id`` lets a parent process that
+    launched this step in a child know the id of its record in advance. ``reuse`` (from
+    a resume) takes the outputs an earlier run's step completed, if their bytes exist."""
     stores = open_stores(settings)
     step = spec.step(step_name)
     meta = stores.metadata
     input_records = {name: meta.get_artifact_version_by_id(vid) for name, vid in inputs.items()}
     components = _cache_components(step, input_records)
     key = cache_key(components)
-    step_run_id = uuid.uuid4().hex
+    step_run_id = step_run_id or uuid.uuid4().hex
     meta.create_step_run(
         step_run_id=step_run_id,
         run_id=run_id,
@@ -64,6 +76,15 @@ def run_step(
         inputs=dict(inputs),
     )
 
+    if reuse is not None and _outputs_intact(stores, step, reuse.outputs):
+        return _finish_reused(
+            stores,
+            step_run_id,
+            key,
+            components,
+            reuse.outputs,
+            f"resumed: reused the outputs of run {reuse.run_id[:12]}",
+        )
     if step.options.cache:
         cached = meta.find_cached_step_run(key)
         if cached is not None and _outputs_intact(stores, step, cached.outputs):
@@ -112,19 +133,25 @@ def run_step(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
-    records = meta.finish_step_run(
-        step_run_id,
-        status="completed",
-        ended_at=time.time(),
-        cache_key=key,
-        cache_components=components,
-        cache_hit=False,
-        cache_reason=reason,
-        attempts=attempts,
-        outputs=new_versions,
-        metadata=ctx.step_metadata,
-        output_metadata=ctx.output_metadata,
-    )
+    try:
+        records = meta.finish_step_run(
+            step_run_id,
+            status="completed",
+            ended_at=time.time(),
+            cache_key=key,
+            cache_components=components,
+            cache_hit=False,
+            cache_reason=reason,
+            attempts=attempts,
+            outputs=new_versions,
+            metadata=ctx.step_metadata,
+            output_metadata=ctx.output_metadata,
+        )
+    except HeadraceError as exc:
+        # The stored bytes stay unreferenced (gc removes them); the step run must not
+        # stay "running".
+        _record_failure(stores, step_run_id, key, components, reason, exc, attempts=attempts)
+        raise _step_error(exc, step.name, run_id, "could not record its outputs") from exc
     return StepResult(step_run_id, False, {name: rec.id for name, rec in records.items()})
 
 
@@ -167,6 +194,20 @@ def _outputs_intact(stores: Stores, step: StepSpec, outputs: Mapping[str, str]) 
 def _reuse(
     stores: Stores, cached: StepRunRecord, key: str, components: dict[str, Any], step_run_id: str
 ) -> StepResult:
+    reason = (
+        f"same inputs, parameters and code as step run {cached.id[:12]} of run {cached.run_id[:12]}"
+    )
+    return _finish_reused(stores, step_run_id, key, components, cached.outputs, reason)
+
+
+def _finish_reused(
+    stores: Stores,
+    step_run_id: str,
+    key: str,
+    components: dict[str, Any],
+    outputs: Mapping[str, str],
+    reason: str,
+) -> StepResult:
     stores.metadata.finish_step_run(
         step_run_id,
         status="completed",
@@ -174,11 +215,11 @@ def _reuse(
         cache_key=key,
         cache_components=components,
         cache_hit=True,
-        cache_reason=f"same inputs, parameters and code as step run {cached.id[:12]} of run {cached.run_id[:12]}",
+        cache_reason=reason,
         attempts=0,
-        outputs=dict(cached.outputs),
+        outputs=dict(outputs),
     )
-    return StepResult(step_run_id, True, dict(cached.outputs))
+    return StepResult(step_run_id, True, dict(outputs))
 
 
 def _miss_reason(

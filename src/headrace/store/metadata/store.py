@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -142,8 +142,10 @@ class MetadataStore:
         environment_hash: str | None,
         started_at: float,
         origin_run_id: str | None = None,
+        owner: str | None = None,
     ) -> RunRecord:
-        """Insert a run with status ``running``."""
+        """Insert a run with status ``running``. ``owner`` names the process that drives
+        it (see :meth:`heartbeat` and :meth:`mark_crashed`)."""
 
         def work(conn: Connection) -> RunRecord:
             now = time.time()
@@ -182,6 +184,8 @@ class MetadataStore:
                     created_at=record.created_at,
                     started_at=record.started_at,
                     origin_run_id=record.origin_run_id,
+                    owner=owner,
+                    heartbeat_at=started_at,
                 )
             )
             return record
@@ -203,6 +207,53 @@ class MetadataStore:
                 raise RunNotFoundError(f"no run with id '{run_id}'")
 
         self._write(work)
+
+    # -- liveness -------------------------------------------------------------------
+    def heartbeat(self, run_ids: Sequence[str], at: float) -> None:
+        """The owner of these running runs is alive at ``at``."""
+        if not run_ids:
+            return
+        self._write(
+            lambda conn: conn.execute(
+                sa.update(runs)
+                .where(runs.c.id.in_(list(run_ids)), runs.c.status == "running")
+                .values(heartbeat_at=at)
+            )
+        )
+
+    def running_runs(self) -> list[tuple[str, str | None, float | None]]:
+        """(id, owner, last heartbeat) of every run whose status is ``running``."""
+
+        def work(conn: Connection) -> list[tuple[str, str | None, float | None]]:
+            rows = conn.execute(
+                sa.select(runs.c.id, runs.c.owner, runs.c.heartbeat_at).where(
+                    runs.c.status == "running"
+                )
+            )
+            return [(row.id, row.owner, row.heartbeat_at) for row in rows]
+
+        return self._read(work)
+
+    def mark_crashed(self, run_id: str, *, at: float, reason: str) -> bool:
+        """Mark a still-running run and its running step runs ``crashed``. Returns False
+        when the run had finished meanwhile (its own status wins)."""
+
+        def work(conn: Connection) -> bool:
+            updated = conn.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id, runs.c.status == "running")
+                .values(status="crashed", ended_at=at, error=reason)
+            )
+            if updated.rowcount == 0:
+                return False
+            conn.execute(
+                sa.update(step_runs)
+                .where(step_runs.c.run_id == run_id, step_runs.c.status == "running")
+                .values(status="crashed", ended_at=at, error=reason)
+            )
+            return True
+
+        return self._write(work)
 
     def get_run(self, run_id: str) -> RunRecord:
         """Exact id. RunNotFoundError if absent."""

@@ -1,0 +1,184 @@
+"""``headrace runs list|show``, and the run summary ``headrace run`` prints too."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from headrace.cli import _output as out
+from headrace.cli._refs import open_client
+from headrace.cli._views import run_detail_dict, run_dict, spec_upstream
+
+if TYPE_CHECKING:
+    from headrace.client import Run, StepRun
+
+RUN_STATUSES = ("running", "completed", "failed", "crashed", "cancelled")
+DEFAULT_LIMIT = 50
+
+
+@click.group()
+def runs() -> None:
+    """List runs and show one as a tree of steps.
+
+    RUN is a run id, a unique prefix of one, or `latest`.
+    """
+
+
+@runs.command("list")
+@click.option("--pipeline", metavar="NAME", help="Only runs of this pipeline.")
+@click.option("--status", type=click.Choice(RUN_STATUSES), help="Only runs with this status.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    metavar="N",
+    help="Show at most N runs, newest first (0: all).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def list_runs(pipeline: str | None, status: str | None, limit: int, as_json: bool) -> None:
+    """List runs, newest first."""
+    found = open_client().runs(pipeline=pipeline, status=status, limit=limit or None)
+    if as_json:
+        out.echo_json([run_dict(r) for r in found])
+        return
+    if not found:
+        click.echo("no runs" + (" match" if pipeline or status else " yet"))
+        return
+    rows = [
+        [
+            r.id[:12],
+            r.pipeline,
+            r.status,
+            out.local_time(r.record.started_at or r.record.created_at),
+            out.duration(r.duration),
+            out.key_values(r.parameters, limit=20),
+        ]
+        for r in found
+    ]
+    out.table(["ID", "PIPELINE", "STATUS", "STARTED", "DURATION", "PARAMETERS"], rows)
+
+
+@runs.command("show", short_help="Show a run as a tree of steps.")
+@click.argument("run_ref", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print the run and its steps as JSON.")
+def show_run(run_ref: str, as_json: bool) -> None:
+    """Show a run: its parameters and environment, and its steps as a tree with status,
+    duration, cache hit or the reason for a miss, and outputs with versions and sizes."""
+    run = open_client().run(run_ref)
+    if as_json:
+        out.echo_json(run_detail_dict(run))
+    else:
+        render_run(run)
+
+
+# -- the run summary ------------------------------------------------------------------------
+
+
+def render_run(run: Run) -> None:
+    """Print a run as a header and a tree of its steps."""
+    record = run.record
+    click.echo(
+        f"{out.bold('run ' + run.id[:12])}  {run.pipeline}  {out.status(run.status)}  "
+        f"{out.duration(run.duration)}"
+    )
+    details = [
+        ("id", run.id),
+        ("started", out.local_time(record.started_at or record.created_at)),
+        ("parameters", out.key_values(run.parameters)),
+        ("environment", _environment_line(run)),
+    ]
+    if record.origin_run_id:
+        details.append(("reproduces", f"run {record.origin_run_id[:12]}"))
+    if record.error:
+        details.append(("error", out.one_line_error(record.error)))
+    for label, value in details:
+        click.echo(f"  {label:<12} {value}")
+    click.echo("")
+    for line in step_tree(run):
+        click.echo(line)
+
+
+def _environment_line(run: Run) -> str:
+    env = run.environment
+    if not env:
+        return "-"
+    python = env.get("python", {})
+    system = env.get("os", {})
+    text = f"Python {python.get('version', '?')}, {system.get('system', '?')} {system.get('machine', '')}".rstrip()
+    git = env.get("git")
+    if git:
+        text += (
+            f", git {str(git.get('commit', ''))[:8]} ({'dirty' if git.get('dirty') else 'clean'})"
+        )
+    return text
+
+
+def step_tree(run: Run) -> list[str]:
+    """The steps as a tree: each step under the last step it waits for, in pipeline order."""
+    glyphs = out.Glyphs()
+    upstream = spec_upstream(run)
+    steps = run.steps
+    order = [*upstream, *(n for n in steps if n not in upstream)]
+    position = {name: i for i, name in enumerate(order)}
+    children: dict[str | None, list[str]] = {}
+    for name in order:
+        parents = [p for p in upstream.get(name, []) if p in position]
+        parent = max(parents, key=position.__getitem__) if parents else None
+        children.setdefault(parent, []).append(name)
+
+    outputs = {
+        s["name"]: [o["name"] for o in s.get("outputs", [])]
+        for s in run.record.spec.get("steps", [])
+    }
+    lines: list[str] = []
+
+    def walk(name: str, prefix: str, last: bool, top: bool) -> None:
+        kids = children.get(name, [])
+        connector = "" if top else (glyphs.last if last else glyphs.tee)
+        below = prefix if top else prefix + (glyphs.blank if last else glyphs.pipe)
+        parents = [p for p in upstream.get(name, []) if p in position]
+        others = [p for p in parents if parents and p != max(parents, key=position.__getitem__)]
+        lines.append(prefix + connector + _step_heading(name, steps.get(name), others))
+        detail_prefix = below + (glyphs.pipe if kids else glyphs.blank)
+        for detail in _step_details(steps.get(name), outputs.get(name, []), glyphs.arrow):
+            lines.append(detail_prefix + detail)
+        for i, kid in enumerate(kids):
+            walk(kid, below, i == len(kids) - 1, False)
+
+    for root in children.get(None, []):
+        walk(root, "", True, True)
+    return lines
+
+
+def _step_heading(name: str, step: StepRun | None, also_after: list[str]) -> str:
+    parts = [out.bold(name)]
+    if step is None:
+        parts.append(out.status("not run"))
+    else:
+        parts += [out.status(step.status), out.duration(step.duration)]
+        if step.status == "completed":
+            if step.cache_hit:
+                parts.append(out.style("cache hit", fg="cyan"))
+            else:
+                parts.append(f"cache miss: {step.cache_reason or 'no reason recorded'}")
+        elif step.status == "skipped" and step.error:
+            parts[-1] = out.one_line_error(step.error)
+    if also_after:
+        parts.append(out.dim(f"(also after {', '.join(also_after)})"))
+    return "  ".join(parts)
+
+
+def _step_details(step: StepRun | None, order: list[str], arrow: str) -> list[str]:
+    if step is None:
+        return []
+    produced = step.outputs
+    names = [n for n in order if n in produced] + [n for n in produced if n not in order]
+    lines = [
+        f"{arrow} {produced[n].name} v{produced[n].version}  {out.size(produced[n].size)}"
+        for n in names
+    ]
+    if step.status in ("failed", "cancelled") and step.error:
+        lines.append(out.style(f"error: {out.one_line_error(step.error)}", fg="red"))
+    return lines

@@ -1,0 +1,83 @@
+"""Guards: every command and option is documented, and `--help` stays light."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import click
+
+from headrace.cli import COMMANDS, cli
+
+from .helpers import REPO
+
+DOCS = REPO / "docs" / "cli.md"
+
+
+def _commands() -> Iterator[tuple[str, click.Command]]:
+    def walk(
+        command: click.Command, path: str, ctx: click.Context
+    ) -> Iterator[tuple[str, click.Command]]:
+        yield path, command
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None, f"{path} {name}"
+                yield from walk(
+                    sub, f"{path} {name}", click.Context(sub, parent=ctx, info_name=name)
+                )
+
+    yield from walk(cli, "headrace", click.Context(cli, info_name="headrace"))
+
+
+def _sections() -> dict[str, str]:
+    """Heading text `headrace ...` -> the text up to the next heading."""
+    text = DOCS.read_text(encoding="utf-8")
+    parts = re.split(r"^#{2,3} `(headrace[^`]*)`\s*$", text, flags=re.MULTILINE)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def test_every_command_and_option_is_documented() -> None:
+    sections = _sections()
+    seen = []
+    for path, command in _commands():
+        seen.append(path)
+        assert path in sections, f"docs/cli.md has no section `{path}`"
+        for param in command.params:
+            if isinstance(param, click.Option):
+                for flag in [*param.opts, *param.secondary_opts]:
+                    assert f"`{flag}" in sections[path], f"{path}: option {flag} is not documented"
+            elif isinstance(param, click.Argument):
+                assert (param.metavar or param.name or "").upper() in sections[path].upper()
+    assert {p.split()[1] for p in seen if len(p.split()) > 1} == set(COMMANDS)
+
+
+def test_top_level_help_matches_the_commands() -> None:
+    ctx = click.Context(cli, info_name="headrace")
+    for name, (_, short_help) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.get_short_help_str(200) == short_help
+
+
+def test_help_imports_no_heavy_module() -> None:
+    heavy = ("sqlalchemy", "pandas", "numpy", "yaml", "pyarrow", "sklearn", "alembic", "fsspec")
+    code = f"""
+import sys
+from headrace.cli import cli, COMMANDS
+assert cli.main(["--help"], prog_name="headrace", standalone_mode=False) == 0
+for path in [[name] for name in COMMANDS] + [["runs", "list"], ["runs", "show"], ["env", "diff"],
+             ["env", "show"], ["artifacts", "load"]]:
+    assert cli.main([*path, "--help"], prog_name="headrace", standalone_mode=False) == 0, path
+print(sorted(m for m in {heavy!r} if m in sys.modules))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
