@@ -6,23 +6,23 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headrace.errors import HeadraceError
-from headrace.hashing import code_fingerprint
 from headrace.home import StoreSettings, resolve_settings
-from headrace.model.spec import PipelineSpec
-from headrace.orchestrators import load_orchestrator
-from headrace.runner.functions import resolve_function
-from headrace.runner.liveness import reap_crashed_runs
-from headrace.runner.step_runner import Reuse, load_artifact
-from headrace.runner.stores import Stores, open_stores
+from headrace.store import sqlite_reader
 from headrace.store.records import (
     ArtifactVersionRecord,
     LineageGraph,
     RunRecord,
     StepRunRecord,
 )
+
+if TYPE_CHECKING:
+    from headrace.runner.stores import Stores
+
+# The store modules pull in SQLAlchemy (0.2-0.4 s to import); they are imported when a
+# client first needs them, so a short command that can answer without them stays fast.
 
 
 class Client:
@@ -36,22 +36,36 @@ class Client:
 
     @cached_property
     def _stores(self) -> Stores:
+        from headrace.runner.liveness import reap_crashed_runs
+        from headrace.runner.stores import open_stores
+
         stores = open_stores(self.settings)
         reap_crashed_runs(stores)
         return stores
+
+    def _reap(self) -> None:
+        from headrace.runner.liveness import reap_crashed_runs
+
+        reap_crashed_runs(self._stores)
 
     # -- runs -------------------------------------------------------------------------------
     def runs(
         self, pipeline: str | None = None, status: str | None = None, limit: int | None = None
     ) -> list[Run]:
         """Runs, newest first, optionally filtered."""
-        reap_crashed_runs(self._stores)
-        records = self._stores.metadata.list_runs(pipeline=pipeline, status=status, limit=limit)
+        records = None
+        if "_stores" not in self.__dict__:  # a fresh client of a SQLite store: skip SQLAlchemy
+            records = sqlite_reader.list_runs(
+                self.settings.metadata_url, pipeline=pipeline, status=status, limit=limit
+            )
+        if records is None:
+            self._reap()
+            records = self._stores.metadata.list_runs(pipeline=pipeline, status=status, limit=limit)
         return [Run(r, self) for r in records]
 
     def run(self, ref: str) -> Run:
         """A run by id, unique id prefix, or ``latest``."""
-        reap_crashed_runs(self._stores)
+        self._reap()
         meta = self._stores.metadata
         return Run(meta.get_run(meta.resolve_run_id(ref)), self)
 
@@ -62,6 +76,12 @@ class Client:
         The steps are found from the spec recorded with the run, so they must be
         importable (defined at module level); a step whose code changed since runs the
         current code."""
+        from headrace.hashing import code_fingerprint
+        from headrace.model.spec import PipelineSpec
+        from headrace.orchestrators import load_orchestrator
+        from headrace.runner.functions import resolve_function
+        from headrace.runner.step_runner import Reuse
+
         old = run if isinstance(run, Run) else self.run(run)
         old = old.refresh()
         if old.status in ("running", "completed"):
@@ -277,6 +297,8 @@ class ArtifactVersion:
 
     def load(self) -> Any:
         """The Python object, verified against its content hash before it is read."""
+        from headrace.runner.step_runner import load_artifact
+
         return load_artifact(self.client._stores, self.record)
 
     def __repr__(self) -> str:
