@@ -16,7 +16,7 @@ sys.path.insert(0, str(HERE))
 
 def main() -> None:
     # A project home next to the example, like `headrace init` makes, unless one is set.
-    if "HEADRACE_HOME" not in os.environ:
+    if not os.environ.get("HEADRACE_HOME"):
         os.environ["HEADRACE_HOME"] = str(HERE.parent / ".headrace")
 
     from quarterly import quarterly
@@ -52,11 +52,13 @@ def main() -> None:
         f"{' (dirty)' if git.get('dirty') else ''}"
     )
     print(
-        "\nTry next:\n"
-        "  scripts/demo                                # again: every step is a cache hit\n"
-        '  .venv/bin/python -c \'import sys; sys.path.insert(0, "examples"); '
-        "from quarterly import quarterly; quarterly(C=0.1)'   # only fit and evaluate rerun\n"
-        "  docs/concepts.md, docs/caching.md           # what just happened"
+        "\nTry next (the CLI is in .venv/bin):\n"
+        "  scripts/demo                                          # again: every step is a cache hit\n"
+        "  .venv/bin/headrace run examples/quarterly.py:quarterly -p C=0.1   # only fit and evaluate rerun\n"
+        "  .venv/bin/headrace runs show latest                   # the DAG, timings, why each step ran\n"
+        "  .venv/bin/headrace lineage model                      # where the model came from\n"
+        "  .venv/bin/headrace reproduce latest                   # rerun it and check bit-identical outputs\n"
+        "  docs/concepts.md, docs/caching.md, docs/cli.md        # what just happened"
     )
 
 
