@@ -1,0 +1,34 @@
+"""The demo that `scripts/demo` runs: it completes, explains itself, and caches the second time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_twice_and_hits_the_cache(tmp_path: Path) -> None:
+    env = {**os.environ, "HEADRACE_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT / "src")}
+    first = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert first.returncode == 0, first.stderr
+    assert "status=completed" in first.stdout
+    assert "lineage of model v1" in first.stdout
+    assert "Try next" in first.stdout
+    second = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.count("cache hit") == 4
