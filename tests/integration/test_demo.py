@@ -31,4 +31,6 @@ def test_demo_runs_twice_and_hits_the_cache(tmp_path: Path) -> None:
         timeout=300,
     )
     assert second.returncode == 0, second.stderr
-    assert second.stdout.count("cache hit") == 4
+    step_lines = [line for line in second.stdout.splitlines() if "-> " in line]
+    assert len(step_lines) == 4
+    assert all("cache hit" in line for line in step_lines)
