@@ -34,7 +34,13 @@ def seed(home: Path, n_runs: int, n_artifacts: int) -> str:
     import sqlalchemy as sa
 
     from headrace.store.metadata import MetadataStore
-    from headrace.store.metadata._schema import artifact_versions, environments, runs, step_io, step_runs
+    from headrace.store.metadata._schema import (
+        artifact_versions,
+        environments,
+        runs,
+        step_io,
+        step_runs,
+    )
 
     home.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{home / 'headrace.db'}"
@@ -47,40 +53,83 @@ def seed(home: Path, n_runs: int, n_artifacts: int) -> str:
     run_rows, step_rows, artifact_rows, io_rows = [], [], [], []
     run_ids = [uuid.uuid4().hex for _ in range(n_runs)]
     for i, run_id in enumerate(run_ids):
-        run_rows.append({
-            "id": run_id, "pipeline": f"pipeline_{i % 20}", "status": "completed" if i % 17 else "failed",
-            "parameters": {"i": i}, "spec": {}, "environment_hash": env_hash, "created_at": now - n_runs + i,
-            "started_at": now - n_runs + i, "ended_at": now - n_runs + i + 0.5,
-        })
+        run_rows.append(
+            {
+                "id": run_id,
+                "pipeline": f"pipeline_{i % 20}",
+                "status": "completed" if i % 17 else "failed",
+                "parameters": {"i": i},
+                "spec": {},
+                "environment_hash": env_hash,
+                "created_at": now - n_runs + i,
+                "started_at": now - n_runs + i,
+                "ended_at": now - n_runs + i + 0.5,
+            }
+        )
     previous = None
     for i in range(n_steps):
         step_id = uuid.uuid4().hex
         run_id = run_ids[(i // chain) % n_runs]
-        step_rows.append({
-            "id": step_id, "run_id": run_id, "name": f"step_{i % chain}", "status": "completed",
-            "cache_key": uuid.uuid4().hex, "cache_hit": False, "cache_components": {}, "attempts": 1,
-            "started_at": now, "ended_at": now,
-        })
+        step_rows.append(
+            {
+                "id": step_id,
+                "run_id": run_id,
+                "name": f"step_{i % chain}",
+                "status": "completed",
+                "cache_key": uuid.uuid4().hex,
+                "cache_hit": False,
+                "cache_components": {},
+                "attempts": 1,
+                "started_at": now,
+                "ended_at": now,
+            }
+        )
         if i < n_artifacts:
             artifact_id = uuid.uuid4().hex
-            artifact_rows.append({
-                "id": artifact_id, "name": f"data_{i % chain}", "version": i // chain + 1,
-                "hash": uuid.uuid4().hex * 2, "uri": "file:///x", "type": "builtins.list",
-                "materializer": "json", "size": 10, "metadata": {}, "created_at": now,
-                "producer_step_run_id": step_id, "producer_run_id": run_id,
-            })
-            io_rows.append({"step_run_id": step_id, "artifact_version_id": artifact_id, "direction": "output",
-                            "name": f"data_{i % chain}"})
+            artifact_rows.append(
+                {
+                    "id": artifact_id,
+                    "name": f"data_{i % chain}",
+                    "version": i // chain + 1,
+                    "hash": uuid.uuid4().hex * 2,
+                    "uri": "file:///x",
+                    "type": "builtins.list",
+                    "materializer": "json",
+                    "size": 10,
+                    "metadata": {},
+                    "created_at": now,
+                    "producer_step_run_id": step_id,
+                    "producer_run_id": run_id,
+                }
+            )
+            io_rows.append(
+                {
+                    "step_run_id": step_id,
+                    "artifact_version_id": artifact_id,
+                    "direction": "output",
+                    "name": f"data_{i % chain}",
+                }
+            )
             if previous is not None and i % chain:
-                io_rows.append({"step_run_id": step_id, "artifact_version_id": previous, "direction": "input",
-                                "name": "upstream"})
+                io_rows.append(
+                    {
+                        "step_run_id": step_id,
+                        "artifact_version_id": previous,
+                        "direction": "input",
+                        "name": "upstream",
+                    }
+                )
             previous = artifact_id
     with engine.begin() as conn:
         conn.execute(sa.insert(environments), [{"hash": env_hash, "data": {}, "created_at": now}])
-        for table, rows in ((runs, run_rows), (step_runs, step_rows), (artifact_versions, artifact_rows),
-                            (step_io, io_rows)):
+        for table, rows in (
+            (runs, run_rows),
+            (step_runs, step_rows),
+            (artifact_versions, artifact_rows),
+            (step_io, io_rows),
+        ):
             for start in range(0, len(rows), 5000):
-                conn.execute(sa.insert(table), rows[start:start + 5000])
+                conn.execute(sa.insert(table), rows[start : start + 5000])
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
     return f"data_{(n_artifacts - 1) % chain}"
@@ -143,7 +192,11 @@ def main() -> None:
         }
 
     report = {
-        "store": {"runs": args.runs, "artifact_versions": args.artifacts, "seed_seconds": round(seeded, 1)},
+        "store": {
+            "runs": args.runs,
+            "artifact_versions": args.artifacts,
+            "seed_seconds": round(seeded, 1),
+        },
         "baseline_python_start_s": round(baseline, 4),
         "commands_s": {k: round(v, 4) for k, v in results.items()},
         "ratio_to_python_start": {k: round(v / baseline, 1) for k, v in results.items()},
@@ -152,9 +205,13 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     targets = {"help": 0.2, "runs_list": 0.3}
     for name, limit in targets.items():
-        print(f"{name}: {results[name]:.3f}s (target <= {limit}s) {'OK' if results[name] <= limit else 'MISSED'}")
+        print(
+            f"{name}: {results[name]:.3f}s (target <= {limit}s) {'OK' if results[name] <= limit else 'MISSED'}"
+        )
     lineage = in_process["lineage upstream"]
-    print(f"lineage (in-process): {lineage:.4f}s (target <= 0.1s) {'OK' if lineage <= 0.1 else 'MISSED'}")
+    print(
+        f"lineage (in-process): {lineage:.4f}s (target <= 0.1s) {'OK' if lineage <= 0.1 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ def main() -> None:
         array = np.random.default_rng(0).random(args.mb * 1024 * 1024 // 8)
         path = Path(tmp) / "baseline.npy"
         save_base, load_base, run_times, load_times = [], [], [], []
-        for i in range(args.repeat):
+        for _ in range(args.repeat):
             start = time.perf_counter()
             np.save(path, array)
             save_base.append(time.perf_counter() - start)
@@ -112,7 +112,9 @@ def main() -> None:
             "np_load_s": round(statistics.median(load_base), 4),
             "pipeline_store_and_reload_s": round(statistics.median(run_times), 4),
             "artifact_load_verified_s": round(statistics.median(load_times), 4),
-            "load_ratio_to_np_load": round(statistics.median(load_times) / statistics.median(load_base), 2),
+            "load_ratio_to_np_load": round(
+                statistics.median(load_times) / statistics.median(load_base), 2
+            ),
         }
     print(json.dumps(results, indent=2))
 
