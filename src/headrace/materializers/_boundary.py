@@ -35,7 +35,15 @@ def save(obj: Any, folder: str | Path, materializer: Materializer | str) -> dict
 def load(folder: str | Path, name: str, type_name: str) -> Any:
     """Read back what materializer ``name`` wrote into ``folder`` for a value of type
     ``type_name``."""
-    materializer = get(name)
+    try:
+        materializer = get(name)
+    except MaterializerError:
+        # A materializer that registers itself when its package is imported (reports of
+        # headrace.data, say) is unknown to a fresh process until that module is loaded:
+        # import the module of the stored type, then ask again.
+        if not _import_type_module(type_name):
+            raise
+        materializer = get(name)
     try:
         return materializer.load(Path(folder), type_name)
     except Exception as exc:
@@ -48,3 +56,16 @@ def load(folder: str | Path, name: str, type_name: str) -> Any:
 
 def _describe(exc: Exception) -> str:
     return str(exc) if isinstance(exc, HeadraceError) else f"{type(exc).__name__}: {exc}"
+
+
+def _import_type_module(type_name: str) -> bool:
+    import importlib
+
+    parts = type_name.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        try:
+            importlib.import_module(".".join(parts[:end]))
+        except ImportError:
+            continue
+        return True
+    return False
