@@ -23,6 +23,11 @@ def test_demo_runs_twice_and_hits_the_cache(tmp_path: Path) -> None:
     assert "status=completed" in first.stdout
     assert "lineage of model v1" in first.stdout
     assert "Try next" in first.stdout
+    # The data-centric story: the Q4 price change is found, the model ages, regions differ.
+    assert "validation of raw data: passed" in first.stdout
+    assert "drift in 1 of 5 columns (monthly_spend)" in first.stdout
+    assert first.stdout.count("train rows") == 3
+    assert "Q4 accuracy by region: east" in first.stdout
     second = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "demo.py")],
         env=env,
@@ -32,5 +37,5 @@ def test_demo_runs_twice_and_hits_the_cache(tmp_path: Path) -> None:
     )
     assert second.returncode == 0, second.stderr
     step_lines = [line for line in second.stdout.splitlines() if "-> " in line]
-    assert len(step_lines) == 4
+    assert len(step_lines) == 8
     assert all("cache hit" in line for line in step_lines)
