@@ -99,3 +99,33 @@ def test_lineage_json_and_dot(seeded: Seeded) -> None:
     assert dot.stdout.startswith("digraph lineage {")
     assert dot.stdout.rstrip().endswith("}")
     assert 'label="raw:1' in dot.stdout and "->" in dot.stdout
+
+
+def test_artifacts_diff_of_two_dataset_versions(seeded: Seeded) -> None:
+    compared = headrace("artifacts", "diff", "train:1", "test:1", "--json", home=seeded.home)
+    assert compared.code == 0, str(compared)
+    report = compared.json()
+    assert report["rows_a"] > report["rows_b"] > 0
+    assert report["added"] == [] and report["removed"] == []
+    assert "monthly_spend" in {c["column"] for c in report["drift"]["columns"] if c["drifted"]}
+    text = headrace("artifacts", "diff", "train:1", "test:1", home=seeded.home)
+    assert text.code == 0
+    assert text.stdout.startswith("train:1 -> test:1: compatible")
+    assert "drifted       monthly_spend" in text.stdout
+
+
+def test_artifacts_diff_bad_inputs(seeded: Seeded) -> None:
+    not_a_frame = headrace("artifacts", "diff", "model:1", "train:1", home=seeded.home)
+    assert not_a_frame.code == 1
+    assert not_a_frame.stderr.strip() == (
+        "Error: model:1 is a sklearn.linear_model._logistic.LogisticRegression, not a DataFrame: "
+        "diff compares dataset versions"
+    )
+    missing = headrace("artifacts", "diff", "train:1", "train:99", home=seeded.home)
+    assert (
+        missing.code == 1
+        and "train" in missing.stderr
+        and len(missing.stderr.strip().splitlines()) == 1
+    )
+    bad = headrace("artifacts", "diff", "train:one", "train:1", home=seeded.home)
+    assert bad.code == 2

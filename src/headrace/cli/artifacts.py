@@ -1,4 +1,4 @@
-"""``headrace artifacts list|show|load``."""
+"""``headrace artifacts list|show|load|diff``."""
 
 from __future__ import annotations
 
@@ -207,3 +207,89 @@ def load_artifact(ref: ArtifactRef, target: Path, force: bool) -> None:
         raise click.UsageError(f"{target} exists; pass --force to overwrite it")
     kind = export(artifact, target)
     click.echo(f"wrote {artifact.name}:{artifact.version} to {target} ({kind})")
+
+
+@artifacts.command("diff", short_help="Compare two versions of a dataset.")
+@click.argument("first", metavar="NAME:A", type=ARTIFACT_REF)
+@click.argument("second", metavar="NAME:B", type=ARTIFACT_REF)
+@click.option(
+    "--threshold",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="p-value below which a column counts as drifted.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the diff report as JSON.")
+def diff_artifacts(
+    first: ArtifactRef, second: ArtifactRef, threshold: float, as_json: bool
+) -> None:
+    """Compare two versions of a dataset artifact (DataFrames): schema changes, row
+    counts, per-column statistics and drift. Exits 1 when a column was removed or changed
+    type, or the data drifted."""
+    from headrace.errors import ConfigError
+
+    client = open_client()
+    a, b = first.resolve(client), second.resolve(client)
+    frames = []
+    for artifact in (a, b):
+        value = artifact.load()
+        if type(value).__name__ != "DataFrame":
+            raise ConfigError(
+                f"{artifact.name}:{artifact.version} is a {artifact.type}, not a DataFrame: "
+                "diff compares dataset versions"
+            )
+        frames.append(value)
+    from headrace.data import diff
+
+    report = diff(
+        frames[0],
+        frames[1],
+        names=(f"{a.name}:{a.version}", f"{b.name}:{b.version}"),
+        threshold=threshold,
+    )
+    if as_json:
+        out.echo_json(report.to_dict())
+    else:
+        _render_diff(report)
+    if not report.passed:
+        raise SystemExit(1)
+
+
+def _render_diff(report: Any) -> None:
+    name_a, name_b = report.names
+    click.echo(out.bold(f"{name_a} -> {name_b}: {report.verdict}"))
+    click.echo(
+        f"  rows          {report.rows_a} -> {report.rows_b} ({report.rows_b - report.rows_a:+d})"
+    )
+    click.echo(f"  added         {', '.join(report.added) or '-'}")
+    click.echo(f"  removed       {', '.join(report.removed) or '-'}")
+    changes = [f"{c} {x} -> {y}" for c, x, y in report.dtype_changes]
+    click.echo(f"  type changes  {', '.join(changes) or '-'}")
+    if report.drift is not None:
+        click.echo(f"  drifted       {', '.join(report.drifted_columns) or '-'}")
+    rows = []
+    for column in report.columns:
+        stats_a, stats_b = column.stats_a or {}, column.stats_b or {}
+        rows.append(
+            [
+                column.column,
+                str(column.dtype_a or "-"),
+                str(column.dtype_b or "-"),
+                _stat(stats_a.get("mean", stats_a.get("top"))),
+                _stat(stats_b.get("mean", stats_b.get("top"))),
+                _stat(stats_a.get("nulls")),
+                _stat(stats_b.get("nulls")),
+            ]
+        )
+    click.echo()
+    out.table(
+        ["COLUMN", "TYPE A", "TYPE B", "MEAN/TOP A", "MEAN/TOP B", "NULLS A", "NULLS B"], rows
+    )
+
+
+def _stat(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return out.brief(value, 14)
