@@ -137,7 +137,7 @@ def test_a_run_on_another_host_is_crashed_only_after_its_heartbeat_stops(home: P
         )
     stores.metadata.heartbeat(["a" * 32], now - 3600)
     stores.metadata.heartbeat(["b" * 32], now - 5)
-    assert reap_crashed_runs(stores, force=True) == ["a" * 32]
+    assert reap_crashed_runs(stores) == ["a" * 32]
     assert stores.metadata.get_run("a" * 32).status == "crashed"
     assert stores.metadata.get_run("b" * 32).status == "running"
 

@@ -4,17 +4,42 @@
 The task holds ``spec`` (PipelineSpec.to_dict()), ``step``, ``settings``
 (StoreSettings.to_dict()), ``run_id`` and ``inputs`` (input name -> artifact version id).
 This is how a subprocess or a remote worker runs a step: the spec is all it needs.
+A task with ``parent_pid`` (a step with a timeout, run by the local orchestrator) ends
+when that process does, see :func:`stop_with_parent`.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
+import time
 
 from headrace.errors import HeadraceError
 from headrace.home import StoreSettings
 from headrace.model.spec import PipelineSpec
 from headrace.runner.step_runner import run_step
+
+PARENT_POLL_S = 0.5
+
+
+def stop_with_parent(parent_pid: int) -> None:
+    """Kill this process and its group once ``parent_pid`` is no longer its parent.
+
+    The parent enforces the step's timeout and records a step whose process died; if
+    the parent is killed (kill -9, OOM) an orphaned step would run on unwatched and
+    could record outputs for a run already marked crashed."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        if hasattr(os, "killpg"):
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="headrace-parent-watch", daemon=True).start()
 
 
 def main(argv: list[str]) -> int:
@@ -27,6 +52,8 @@ def main(argv: list[str]) -> int:
         with open(argv[0], encoding="utf-8") as handle:
             text = handle.read()
     task = json.loads(text)
+    if task.get("parent_pid") is not None:
+        stop_with_parent(int(task["parent_pid"]))
     try:
         result = run_step(
             PipelineSpec.from_dict(task["spec"]),

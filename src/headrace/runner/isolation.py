@@ -63,6 +63,7 @@ def run_step_isolated(
         "run_id": run_id,
         "inputs": dict(inputs),
         "step_run_id": step_run_id,
+        "parent_pid": os.getpid(),  # the step process ends if this one is killed
     }
     env = dict(os.environ)
     # The child must import headrace and the step's module the way this process did.

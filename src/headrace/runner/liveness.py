@@ -25,10 +25,6 @@ from headrace.runner.stores import Stores
 HEARTBEAT_ENV = "HEADRACE_HEARTBEAT_SECONDS"
 DEFAULT_INTERVAL = 10.0
 _STALE_INTERVALS = 6
-_REAP_EVERY = 1.0  # seconds between two checks from one process
-
-_last_reap: dict[int, float] = {}
-_reap_lock = threading.Lock()
 
 
 def heartbeat_interval() -> float:
@@ -84,17 +80,9 @@ def owner_alive(owner: str | None) -> bool | None:
     return True
 
 
-def reap_crashed_runs(
-    stores: Stores, *, force: bool = False, now: float | None = None
-) -> list[str]:
+def reap_crashed_runs(stores: Stores, *, now: float | None = None) -> list[str]:
     """Mark every dead ``running`` run as crashed; returns their ids. Cheap enough to run
-    on every listing: one indexed query, throttled to once a second per store."""
-    key = id(stores.metadata)
-    clock = time.monotonic()
-    with _reap_lock:
-        if not force and clock - _last_reap.get(key, -_REAP_EVERY) < _REAP_EVERY:
-            return []
-        _last_reap[key] = clock
+    on every listing: one indexed query, then a process check per running run."""
     now = time.time() if now is None else now
     stale_after = _STALE_INTERVALS * heartbeat_interval()
     crashed = []

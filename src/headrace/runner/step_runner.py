@@ -335,8 +335,10 @@ def _record_failure(
             error=text[-20000:],
             attempts=attempts,
         )
-    except HeadraceError:
-        log.exception("could not record the failure of step run %s", step_run_id)
+    except HeadraceError as error:
+        # One line, no traceback: without logging configured, Python prints warnings on
+        # stderr, and a command line promises one clear line per failure.
+        log.warning("could not record the failure of step run %s: %s", step_run_id, error)
 
 
 def _step_error(exc: Exception, step: str, run_id: str, what: str = "") -> StepError:

@@ -59,6 +59,7 @@ _MAX_MANIFEST_BYTES = 64 << 20
 _HASH = re.compile(r"[0-9a-f]{64}")
 _OBJECTS = "objects"
 _FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+_READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -297,6 +298,11 @@ class ArtifactStore:
                 raise StoreError(
                     f"the artifact store is full (no space left) at {self.root_uri} while "
                     f"storing {folder}; free space or run `headrace gc`: {exc}"
+                ) from exc
+            if exc.errno in _READ_ONLY_ERRNOS:
+                raise StoreError(
+                    f"the artifact store is read-only (or not writable by this user) at "
+                    f"{self.root_uri} while storing {folder}: {exc}"
                 ) from exc
             raise StoreError(f"cannot store {folder} in {self.root_uri}: {exc}") from exc
         return stored

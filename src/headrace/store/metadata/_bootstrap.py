@@ -196,7 +196,8 @@ def _schema_lock(db: Database) -> Iterator[None]:
             with _file_lock(db.sqlite_path.with_name(db.sqlite_path.name + ".lock")):
                 yield
         return
-    with db.engine.connect() as conn:
+    # Not a pooled connection: the work under the lock needs the process's only one.
+    with db.dedicated() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": PG_SCHEMA_LOCK_KEY})
         try:

@@ -7,8 +7,8 @@
   switched off; reads begin with a plain (deferred) ``BEGIN`` and writes with
   ``BEGIN IMMEDIATE``, so a write never has to upgrade a read lock, the case
   ``busy_timeout`` cannot wait out.
-- PostgreSQL (psycopg 3): pre-pinged pool; reads run at REPEATABLE READ so a multi-query
-  read sees one snapshot; writes run at READ COMMITTED.
+- PostgreSQL (psycopg 3): a pre-pinged pool of one connection per process; reads run at
+  REPEATABLE READ so a multi-query read sees one snapshot; writes run at READ COMMITTED.
 
 Transient failures (SQLite busy/locked, PostgreSQL serialization failure, deadlock,
 lost connection, a lost race for an artifact version number) are retried with bounded
@@ -45,6 +45,15 @@ MAX_ATTEMPTS = 12
 BACKOFF_BASE_S = 0.01
 BACKOFF_CAP_S = 1.0
 PG_CONNECT_TIMEOUT_S = 10
+#: One pooled PostgreSQL connection per process, shared by its threads (steps, heartbeat,
+#: the run itself), each holding it for one short transaction. Many processes share one
+#: server, whose max_connections is often 100: SQLAlchemy's default pool (5 kept open, 10
+#: more on demand) let 64 processes ask for over 150 and be refused ("too many clients").
+#: Only the schema lock takes a second connection of its own (see ``dedicated``).
+PG_POOL_SIZE = 1
+PG_MAX_OVERFLOW = 0
+#: How long a thread waits for the process's connection while other threads use it.
+PG_POOL_TIMEOUT_S = 300
 
 #: Execution option read by the SQLite ``begin`` hook: ``DEFERRED`` or ``IMMEDIATE``.
 _BEGIN_OPTION = "headrace_sqlite_begin"
@@ -159,6 +168,9 @@ class Database:
         return sa.create_engine(
             parsed,
             pool_pre_ping=True,
+            pool_size=PG_POOL_SIZE,
+            max_overflow=PG_MAX_OVERFLOW,
+            pool_timeout=PG_POOL_TIMEOUT_S,
             json_serializer=_dumps,
             connect_args=connect_args,
         )
@@ -174,6 +186,23 @@ class Database:
     def serialized(self) -> AbstractContextManager[Any]:
         """Held around every use of an in-memory SQLite database's single connection."""
         return self._serial_lock if self._serial_lock is not None else nullcontext()
+
+    @contextmanager
+    def dedicated(self) -> Iterator[Connection]:
+        """A connection outside the pool, for a session-level lock held while pooled
+        connections work under it. The idle pooled connection is closed first, so a
+        process waiting for the lock holds one connection, not two."""
+        self.engine.dispose()
+        own = sa.create_engine(
+            self.engine.url,
+            poolclass=sa.pool.NullPool,
+            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
+        )
+        try:
+            with own.connect() as conn:
+                yield conn
+        finally:
+            own.dispose()
 
     @contextmanager
     def connect(self, *, write: bool) -> Iterator[Connection]:
