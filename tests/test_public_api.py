@@ -19,6 +19,7 @@ PUBLIC = {
     "Lineage",
     "MaterializerError",
     "MissingExtraError",
+    "Model",
     "Pipeline",
     "Run",
     "RunNotFoundError",

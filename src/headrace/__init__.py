@@ -25,6 +25,7 @@ from headrace.runner.context import StepContext, get_step_context, log_metadata
 
 if TYPE_CHECKING:
     from headrace.client import ArtifactVersion, Client, Lineage, Run, StepRun
+    from headrace.models import Model
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,7 @@ __all__ = [
     "Lineage",
     "MaterializerError",
     "MissingExtraError",
+    "Model",
     "Pipeline",
     "Run",
     "RunNotFoundError",
@@ -63,4 +65,8 @@ def __getattr__(name: str) -> Any:
         from headrace import client
 
         return getattr(client, name)
+    if name == "Model":
+        from headrace.models import Model
+
+        return Model
     raise AttributeError(f"module 'headrace' has no attribute {name!r}")

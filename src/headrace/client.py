@@ -19,7 +19,9 @@ from headrace.store.records import (
 )
 
 if TYPE_CHECKING:
+    from headrace.models.registry import RegisteredModel
     from headrace.runner.stores import Stores
+    from headrace.store.metadata.models import ModelRecord
 
 # The store modules pull in SQLAlchemy (0.2-0.4 s to import); they are imported when a
 # client first needs them, so a short command that can answer without them stays fast.
@@ -44,9 +46,12 @@ class Client:
         return stores
 
     def _reap(self) -> None:
-        from headrace.runner.liveness import reap_crashed_runs
+        """Mark crashed runs before answering: opening the stores does it, and a client
+        that has them open already does it again (a run may have died since)."""
+        if "_stores" in self.__dict__:
+            from headrace.runner.liveness import reap_crashed_runs
 
-        reap_crashed_runs(self._stores)
+            reap_crashed_runs(self._stores)
 
     # -- runs -------------------------------------------------------------------------------
     def runs(
@@ -131,6 +136,19 @@ class Client:
 
     def environment(self, env_hash: str) -> dict[str, Any]:
         return self._stores.metadata.get_environment(env_hash)
+
+    # -- models -------------------------------------------------------------------------------
+    def model(self, name: str) -> RegisteredModel:
+        """A registered model: ``.version("production")``, ``.promote(...)``, ``.history()``."""
+        from headrace.models.registry import RegisteredModel
+
+        return RegisteredModel(name, self)
+
+    def models(self) -> list[ModelRecord]:
+        """Every registered model with its latest version number and aliases."""
+        from headrace.store.metadata.models import ModelStore
+
+        return ModelStore.of(self._stores.metadata).list_models()
 
 
 @dataclass(frozen=True)

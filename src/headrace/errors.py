@@ -11,6 +11,7 @@ second base, so ``except KeyError`` keeps working for lookups::
     ├── StoreError                 the metadata or artifact store cannot do what was asked
     │   ├── ArtifactNotFoundError(KeyError)
     │   ├── RunNotFoundError(KeyError)
+    │   ├── ModelNotFoundError(KeyError)  no such model, model version or alias
     │   ├── ArtifactCorruptedError stored bytes do not match their content hash
     │   ├── UnsafePathError(ValueError)  a key or URI would leave the store root
     │   └── SchemaVersionError     the store was written by a newer headrace
@@ -63,6 +64,13 @@ class ArtifactNotFoundError(StoreError, KeyError):
 
 class RunNotFoundError(StoreError, KeyError):
     """No run matches the given id, prefix or alias."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ModelNotFoundError(StoreError, KeyError):
+    """No model, model version or alias matches the request."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""

@@ -34,6 +34,7 @@ from headrace.model.spec import (
 
 if typing.TYPE_CHECKING:
     from headrace.client import Run
+    from headrace.models import Model
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -477,11 +478,13 @@ class Pipeline(Generic[P]):
         *,
         name: str | None = None,
         config: Mapping[str, Any] | None = None,
+        model: Model | str | None = None,
     ) -> None:
         self.func = func
         self.name = name or func.__name__
         self.signature = inspect.signature(func)
         self.config: dict[str, Any] = dict(config or {})
+        self.model = _as_model(model)
         functools.update_wrapper(self, func)  # type: ignore[arg-type]
 
     def with_options(
@@ -492,10 +495,12 @@ class Pipeline(Generic[P]):
         parameters: Mapping[str, Any] | None = None,
         cache: bool | None = None,
         orchestrator: Mapping[str, Any] | None = None,
+        model: Model | str | None = None,
     ) -> Pipeline[P]:
         """A copy with run configuration: a YAML file or dict (keys ``parameters``, ``cache``,
         ``steps: {name: {parameters: ..., cache: ..., retries: ...}}``, ``orchestrator``),
-        then the keyword arguments on top."""
+        then the keyword arguments on top. ``model`` registers a new version of that
+        model for every completed run."""
         merged = _merge_config(self.config, load_run_config(config) if config is not None else {})
         extra: dict[str, Any] = {}
         if steps is not None:
@@ -507,7 +512,12 @@ class Pipeline(Generic[P]):
         if orchestrator is not None:
             extra["orchestrator"] = orchestrator
         merged = _merge_config(merged, _validate_run_config(extra, "with_options()"))
-        return Pipeline(self.func, name=self.name, config=merged)
+        return Pipeline(
+            self.func,
+            name=self.name,
+            config=merged,
+            model=model if model is not None else self.model,
+        )
 
     def compile(self, *args: P.args, **kwargs: P.kwargs) -> PipelineSpec:
         """Trace the body with these parameters and return the spec (nothing runs)."""
@@ -581,6 +591,10 @@ class Pipeline(Generic[P]):
         spec, functions = self._trace(args, kwargs)
         stack = active_stack(orchestrator=self.config.get("orchestrator"))
         run_id = stack.orchestrator.run(spec, stack.settings, functions=functions)
+        if self.model is not None:
+            from headrace.models.registry import register_run
+
+            register_run(stack.settings, self.model, run_id)
         return Client(settings=stack.settings).run(run_id)
 
     def __repr__(self) -> str:
@@ -593,15 +607,35 @@ def pipeline(func: Callable[P, Any], /) -> Pipeline[P]: ...
 
 @overload
 def pipeline(
-    func: None = None, /, *, name: str | None = None
+    func: None = None, /, *, name: str | None = None, model: Model | str | None = None
 ) -> Callable[[Callable[P, Any]], Pipeline[P]]: ...
 
 
-def pipeline(func: Callable[P, Any] | None = None, /, *, name: str | None = None) -> Any:
-    """Make a function whose body calls steps a pipeline: ``@pipeline`` or ``@pipeline(name=...)``."""
+def pipeline(
+    func: Callable[P, Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    model: Model | str | None = None,
+) -> Any:
+    """Make a function whose body calls steps a pipeline: ``@pipeline`` or
+    ``@pipeline(name=..., model=Model("churn"))`` (each completed run then registers a
+    new version of that model)."""
     if func is not None:
-        return Pipeline(func, name=name)
-    return lambda f: Pipeline(f, name=name)
+        return Pipeline(func, name=name, model=model)
+    return lambda f: Pipeline(f, name=name, model=model)
+
+
+def _as_model(model: Any) -> Model | None:
+    if model is None:
+        return None
+    from headrace.models import Model
+
+    if isinstance(model, str):
+        return Model(model)
+    if not isinstance(model, Model):
+        raise DefinitionError(f"model= takes a Model or a model name, not {type(model).__name__}")
+    return model
 
 
 # -- run configuration -----------------------------------------------------------------------

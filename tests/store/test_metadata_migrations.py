@@ -127,13 +127,17 @@ def test_opening_a_fresh_store_does_not_import_alembic(metadata_store_url: str) 
         assert done.stdout.strip() == expected
 
 
-_REVISION_0002 = '''"""Add pipelines.note (test revision)."""
+#: The revision after the head this headrace knows, and the head it follows.
+_NEXT = f"{int(_schema.HEAD_REVISION) + 1:04d}"
+_HEAD = _schema.HEAD_REVISION
+
+_REVISION_NEXT = '''"""Add pipelines.note (test revision)."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{next}"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -152,17 +156,19 @@ def downgrade() -> None:
 
 @pytest.fixture
 def newer_headrace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Pretend this headrace knows a revision 0002 (written by the returned function)."""
+    """Pretend this headrace knows the revision after its head (written by the returned function)."""
     scripts = tmp_path / "migrations"
     shutil.copytree(_bootstrap.MIGRATIONS_DIR, scripts)
 
     def install(extra: str = "") -> None:
-        (scripts / "versions" / "0002_note.py").write_text(
-            _REVISION_0002.replace("{extra}", extra or "pass")
+        (scripts / "versions" / f"{_NEXT}_note.py").write_text(
+            _REVISION_NEXT.replace("{extra}", extra or "pass")
+            .replace("{next}", _NEXT)
+            .replace("{head}", _HEAD)
         )
         monkeypatch.setattr(_bootstrap, "MIGRATIONS_DIR", scripts)
-        monkeypatch.setattr(_schema, "REVISIONS", ("0001", "0002"))
-        monkeypatch.setattr(_schema, "HEAD_REVISION", "0002")
+        monkeypatch.setattr(_schema, "REVISIONS", (*_schema.REVISIONS, _NEXT))
+        monkeypatch.setattr(_schema, "HEAD_REVISION", _NEXT)
 
     return install
 
@@ -203,19 +209,19 @@ def test_an_older_store_is_upgraded_with_alembic(
     with MetadataStore.open(metadata_store_url) as store:
         assert store._schema_action == "upgraded"
         assert store.get_run(run.id) == run
-    assert _versions(metadata_store_url) == ["0002"]
+    assert _versions(metadata_store_url) == [_NEXT]
     assert "note" in _pipeline_columns(metadata_store_url)
     with MetadataStore.open(metadata_store_url) as store:
         assert store._schema_action is None
 
     if metadata_store_url.startswith("sqlite"):
         database = Path(sa.make_url(metadata_store_url).database or "")
-        backup = database.with_name(database.name + ".0001.bak")
+        backup = database.with_name(database.name + f".{_HEAD}.bak")
         copy = sqlite3.connect(backup)
         try:
             assert copy.execute("SELECT id FROM runs").fetchall() == [(run.id,)]
             assert copy.execute("SELECT version_num FROM headrace_alembic_version").fetchall() == [
-                ("0001",)
+                (_HEAD,)
             ]
         finally:
             copy.close()
@@ -223,10 +229,12 @@ def test_an_older_store_is_upgraded_with_alembic(
 
 def test_a_failing_migration_changes_nothing(metadata_store_url: str, newer_headrace: Any) -> None:
     MetadataStore.open(metadata_store_url).close()
-    newer_headrace(extra='raise RuntimeError("revision 0002 broke")')
-    with pytest.raises(StoreError, match=r"from revision 0001 to 0002 failed.*0002 broke"):
+    newer_headrace(extra=f'raise RuntimeError("revision {_NEXT} broke")')
+    with pytest.raises(
+        StoreError, match=rf"from revision {_HEAD} to {_NEXT} failed.*{_NEXT} broke"
+    ):
         MetadataStore.open(metadata_store_url)
-    assert _versions(metadata_store_url) == ["0001"]
+    assert _versions(metadata_store_url) == [_HEAD]
     assert "note" not in _pipeline_columns(metadata_store_url)
 
 

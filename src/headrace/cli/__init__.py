@@ -39,7 +39,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "headrace.cli.reproduce:reproduce",
         "Rerun a run and check outputs are bit-identical.",
     ),
+    "resume": ("headrace.cli.resume:resume", "Rerun what a failed or crashed run left unfinished."),
     "gc": ("headrace.cli.gc:gc", "Remove temporary files and unreferenced artifact bytes."),
+    "models": ("headrace.cli.models:models", "List, show, promote and export model versions."),
+    "serve": ("headrace.cli.serve:serve", "Serve a model version over HTTP (MODEL@ALIAS)."),
+    "schedule": ("headrace.cli.schedule:schedule", "Add, list and remove pipeline schedules."),
+    "scheduler": ("headrace.cli.schedule:scheduler", "Run due schedules in the foreground."),
 }
 
 

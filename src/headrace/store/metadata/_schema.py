@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 #: Revisions this code knows, oldest first; the last one is what ``create_all`` builds.
-REVISIONS: tuple[str, ...] = ("0001",)
+REVISIONS: tuple[str, ...] = ("0001", "0002")
 HEAD_REVISION = REVISIONS[-1]
 
 #: Alembic's version table, renamed so other tools in the same database keep theirs.
@@ -150,6 +150,113 @@ metadata_values = sa.Table(
     sa.Column("key", sa.String(), nullable=False),
     sa.Column("value", sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint("entity_kind", "entity_id", "key", name="pk_metadata_values"),
+)
+
+# -- model registry and schedules (revision 0002) -------------------------------------
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.PrimaryKeyConstraint("name", name="pk_models"),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("id", sa.String(), nullable=False),
+    sa.Column("model", sa.String(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("run_id", sa.String(), nullable=True),
+    sa.Column("metadata", sa.JSON(), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.PrimaryKeyConstraint("id", name="pk_model_versions"),
+    sa.UniqueConstraint("model", "version", name="uq_model_versions_model_version"),
+    sa.ForeignKeyConstraint(["model"], ["models.name"], name="fk_model_versions_model"),
+    sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_model_versions_run_id"),
+    sa.Index("ix_model_versions_run_id", "run_id"),
+)
+
+#: Artifact versions a model version links, by role (model, metrics, data, other).
+model_version_artifacts = sa.Table(
+    "model_version_artifacts",
+    metadata,
+    sa.Column("model_version_id", sa.String(), nullable=False),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("artifact_version_id", sa.String(), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.PrimaryKeyConstraint("model_version_id", "name", name="pk_model_version_artifacts"),
+    sa.ForeignKeyConstraint(
+        ["model_version_id"], ["model_versions.id"], name="fk_mva_model_version_id"
+    ),
+    sa.ForeignKeyConstraint(
+        ["artifact_version_id"], ["artifact_versions.id"], name="fk_mva_artifact_version_id"
+    ),
+    sa.Index("ix_mva_artifact_version_id", "artifact_version_id"),
+)
+
+#: One version per (model, alias).
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("model", sa.String(), nullable=False),
+    sa.Column("alias", sa.String(), nullable=False),
+    sa.Column("model_version_id", sa.String(), nullable=False),
+    sa.Column("updated_at", sa.Double(), nullable=False),
+    sa.PrimaryKeyConstraint("model", "alias", name="pk_model_aliases"),
+    sa.ForeignKeyConstraint(["model"], ["models.name"], name="fk_model_aliases_model"),
+    sa.ForeignKeyConstraint(
+        ["model_version_id"], ["model_versions.id"], name="fk_model_aliases_model_version_id"
+    ),
+    sa.Index("ix_model_aliases_model_version_id", "model_version_id"),
+)
+
+#: Every alias move: who, when, from which version to which, why, and the gates checked.
+model_promotions = sa.Table(
+    "model_promotions",
+    metadata,
+    sa.Column("id", sa.String(), nullable=False),
+    sa.Column("model", sa.String(), nullable=False),
+    sa.Column("alias", sa.String(), nullable=False),
+    sa.Column("model_version_id", sa.String(), nullable=False),
+    sa.Column("previous_version_id", sa.String(), nullable=True),
+    sa.Column("actor", sa.String(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=True),
+    sa.Column("checks", sa.JSON(), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.PrimaryKeyConstraint("id", name="pk_model_promotions"),
+    sa.ForeignKeyConstraint(["model"], ["models.name"], name="fk_model_promotions_model"),
+    sa.ForeignKeyConstraint(
+        ["model_version_id"], ["model_versions.id"], name="fk_model_promotions_model_version_id"
+    ),
+    sa.ForeignKeyConstraint(
+        ["previous_version_id"],
+        ["model_versions.id"],
+        name="fk_model_promotions_previous_version_id",
+    ),
+    sa.Index("ix_model_promotions_model_created_at", "model", "created_at"),
+    sa.Index("ix_model_promotions_model_version_id", "model_version_id"),
+    sa.Index("ix_model_promotions_previous_version_id", "previous_version_id"),
+)
+
+#: Pipelines started on a cron schedule by ``headrace scheduler``.
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("target", sa.Text(), nullable=False),
+    sa.Column("cron", sa.String(), nullable=False),
+    sa.Column("parameters", sa.JSON(), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("next_run_at", sa.Double(), nullable=False),
+    sa.Column("last_run_at", sa.Double(), nullable=True),
+    sa.Column("last_status", sa.String(), nullable=True),
+    sa.Column("running_since", sa.Double(), nullable=True),
+    sa.Column("owner", sa.String(), nullable=True),
+    sa.PrimaryKeyConstraint("name", name="pk_schedules"),
+    sa.Index("ix_schedules_next_run_at", "next_run_at"),
 )
 
 #: Tables whose presence means "a headrace store lives here".
