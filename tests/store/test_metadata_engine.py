@@ -306,3 +306,24 @@ def test_postgres_recovers_from_dropped_connections(metadata_store_url: str) -> 
         assert store.get_run(run_id).id == run_id  # reconnects instead of failing
         _run(store)
         assert len(store.list_runs()) == 2
+
+
+@pytest.mark.postgres
+def test_postgres_pool_size_setting(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from headrace.errors import ConfigError
+
+    db = Database(postgres_url)
+    try:
+        assert db.engine.pool.size() == 1  # type: ignore[attr-defined]
+    finally:
+        db.dispose()
+    monkeypatch.setenv("HEADRACE_PG_POOL_SIZE", "4")
+    db = Database(postgres_url)
+    try:
+        assert db.engine.pool.size() == 4  # type: ignore[attr-defined]
+    finally:
+        db.dispose()
+    for bad in ("0", "many"):
+        monkeypatch.setenv("HEADRACE_PG_POOL_SIZE", bad)
+        with pytest.raises(ConfigError, match="HEADRACE_PG_POOL_SIZE must be a positive integer"):
+            Database(postgres_url)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import re
 import threading
@@ -34,7 +35,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
-from headrace.errors import MissingExtraError, StoreError
+from headrace.errors import ConfigError, MissingExtraError, StoreError
 
 T = TypeVar("T")
 
@@ -50,10 +51,26 @@ PG_CONNECT_TIMEOUT_S = 10
 #: server, whose max_connections is often 100: SQLAlchemy's default pool (5 kept open, 10
 #: more on demand) let 64 processes ask for over 150 and be refused ("too many clients").
 #: Only the schema lock takes a second connection of its own (see ``dedicated``).
+#: ``HEADRACE_PG_POOL_SIZE`` raises it for a process whose threads need to talk to the
+#: database at the same time (a server), where the connection budget allows.
+PG_POOL_SIZE_ENV = "HEADRACE_PG_POOL_SIZE"
 PG_POOL_SIZE = 1
 PG_MAX_OVERFLOW = 0
 #: How long a thread waits for the process's connection while other threads use it.
 PG_POOL_TIMEOUT_S = 300
+
+def _pool_size() -> int:
+    raw = os.environ.get(PG_POOL_SIZE_ENV)
+    if raw is None:
+        return PG_POOL_SIZE
+    try:
+        size = int(raw)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ConfigError(f"{PG_POOL_SIZE_ENV} must be a positive integer, got {raw!r}")
+    return size
+
 
 #: Execution option read by the SQLite ``begin`` hook: ``DEFERRED`` or ``IMMEDIATE``.
 _BEGIN_OPTION = "headrace_sqlite_begin"
@@ -168,7 +185,7 @@ class Database:
         return sa.create_engine(
             parsed,
             pool_pre_ping=True,
-            pool_size=PG_POOL_SIZE,
+            pool_size=_pool_size(),
             max_overflow=PG_MAX_OVERFLOW,
             pool_timeout=PG_POOL_TIMEOUT_S,
             json_serializer=_dumps,
