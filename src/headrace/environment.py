@@ -46,8 +46,9 @@ def _normalize(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(".", "-")
 
 
-@functools.lru_cache(maxsize=64)
 def _git_state(folder: str) -> dict[str, Any] | None:
+    # Not cached: the work tree may change between two runs of one process (a notebook),
+    # and the record must say what it was at this run.
     def git(*args: str) -> bytes:
         return subprocess.run(
             ["git", *args], cwd=folder, capture_output=True, check=True, timeout=10
