@@ -13,7 +13,8 @@ import tempfile
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,14 +94,15 @@ def run_step(
     else:
         reason = "caching is off for this step"
 
-    try:
+    def fails(what: str, attempts: int) -> AbstractContextManager[None]:
+        def record(exc: BaseException) -> None:
+            _record_failure(stores, step_run_id, key, components, reason, exc, attempts=attempts)
+
+        return _failure_recorded(record, step.name, run_id, what)
+
+    with fails("could not load its inputs", attempts=0):
         func = function or resolve_function(step.function, step=step.name)
         values = {name: load_artifact(stores, rec) for name, rec in input_records.items()}
-    except BaseException as exc:
-        _record_failure(stores, step_run_id, key, components, reason, exc, attempts=0)
-        if not isinstance(exc, Exception):
-            raise
-        raise _step_error(exc, step.name, run_id, "could not load its inputs") from exc
 
     staging = Path(tempfile.mkdtemp(prefix="headrace-step-"))
     ctx = StepContext(
@@ -113,27 +115,16 @@ def run_step(
         artifact_root=stores.artifacts.root_uri,
     )
     try:
-        result, attempts = _call_with_retries(func, {**step.parameters, **values}, step, ctx)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        _record_failure(
-            stores, step_run_id, key, components, reason, exc, attempts=step.options.retries + 1
-        )
-        if not isinstance(exc, Exception):
-            raise
-        raise _step_error(exc, step.name, run_id) from exc
-
-    try:
-        new_versions = _store_outputs(stores, step, result, staging, ctx)
-    except BaseException as exc:
-        _record_failure(stores, step_run_id, key, components, reason, exc, attempts=attempts)
-        if not isinstance(exc, Exception):
-            raise
-        raise _step_error(exc, step.name, run_id, "could not store its outputs") from exc
+        with fails("", attempts=step.options.retries + 1):
+            result, attempts = _call_with_retries(func, {**step.parameters, **values}, step, ctx)
+        with fails("could not store its outputs", attempts=attempts):
+            new_versions = _store_outputs(stores, step, result, staging, ctx)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
-    try:
+    # If recording fails, the stored bytes stay unreferenced (gc removes them); the step
+    # run must not stay "running".
+    with fails("could not record its outputs", attempts=attempts):
         records = meta.finish_step_run(
             step_run_id,
             status="completed",
@@ -147,11 +138,6 @@ def run_step(
             metadata=ctx.step_metadata,
             output_metadata=ctx.output_metadata,
         )
-    except HeadraceError as exc:
-        # The stored bytes stay unreferenced (gc removes them); the step run must not
-        # stay "running".
-        _record_failure(stores, step_run_id, key, components, reason, exc, attempts=attempts)
-        raise _step_error(exc, step.name, run_id, "could not record its outputs") from exc
     return StepResult(step_run_id, False, {name: rec.id for name, rec in records.items()})
 
 
@@ -339,6 +325,21 @@ def _record_failure(
         # One line, no traceback: without logging configured, Python prints warnings on
         # stderr, and a command line promises one clear line per failure.
         log.warning("could not record the failure of step run %s: %s", step_run_id, error)
+
+
+@contextmanager
+def _failure_recorded(
+    record: Callable[[BaseException], None], step: str, run_id: str, what: str
+) -> Iterator[None]:
+    """Record any failure of the block on the step run, then raise it as a StepError
+    (Ctrl-C and exits are recorded and passed on as they are)."""
+    try:
+        yield
+    except BaseException as exc:
+        record(exc)
+        if not isinstance(exc, Exception):
+            raise
+        raise _step_error(exc, step, run_id, what) from exc
 
 
 def _step_error(exc: Exception, step: str, run_id: str, what: str = "") -> StepError:
