@@ -8,35 +8,32 @@ from headrace.cli._output import iso_time
 
 if TYPE_CHECKING:
     from headrace.client import ArtifactVersion, Run, StepRun
+    from headrace.store.records import ArtifactVersionRecord
 
 
-def artifact_dict(artifact: ArtifactVersion) -> dict[str, Any]:
-    record = artifact.record
+def artifact_brief(record: ArtifactVersionRecord) -> dict[str, Any]:
+    """The identity of an artifact version, as listings and lineage show it."""
     return {
         "id": record.id,
         "name": record.name,
         "version": record.version,
         "hash": record.hash,
-        "type": record.type,
-        "materializer": record.materializer,
         "size": record.size,
-        "uri": record.uri,
-        "created_at": iso_time(record.created_at),
+        "type": record.type,
         "producer_run_id": record.producer_run_id,
-        "producer_step_run_id": record.producer_step_run_id,
-        "metadata": record.metadata,
     }
 
 
-def artifact_brief(artifact: ArtifactVersion) -> dict[str, Any]:
+def artifact_dict(artifact: ArtifactVersion) -> dict[str, Any]:
+    """Everything recorded about an artifact version."""
     record = artifact.record
     return {
-        "id": record.id,
-        "name": record.name,
-        "version": record.version,
-        "hash": record.hash,
-        "size": record.size,
-        "type": record.type,
+        **artifact_brief(record),
+        "materializer": record.materializer,
+        "uri": record.uri,
+        "created_at": iso_time(record.created_at),
+        "producer_step_run_id": record.producer_step_run_id,
+        "metadata": record.metadata,
     }
 
 
@@ -56,8 +53,8 @@ def step_dict(step: StepRun, upstream: list[str]) -> dict[str, Any]:
         "attempts": record.attempts,
         "error": record.error,
         "metadata": record.metadata,
-        "inputs": {name: artifact_brief(a) for name, a in step.inputs.items()},
-        "outputs": {name: artifact_brief(a) for name, a in step.outputs.items()},
+        "inputs": {name: artifact_brief(a.record) for name, a in step.inputs.items()},
+        "outputs": {name: artifact_brief(a.record) for name, a in step.outputs.items()},
     }
 
 

@@ -13,7 +13,7 @@ from headrace.cli._views import artifact_brief
 
 if TYPE_CHECKING:
     from headrace.client import ArtifactVersion
-    from headrace.store.records import ArtifactVersionRecord, LineageGraph, StepRunRecord
+    from headrace.store.records import LineageGraph, StepRunRecord
 
 
 @click.command()
@@ -46,7 +46,10 @@ def lineage(ref: ArtifactRef, upstream: bool, downstream: bool, as_json: bool, d
         graphs["downstream"] = view.downstream().graph
     if as_json:
         out.echo_json(
-            {"artifact": artifact_brief(artifact), **{k: _graph_dict(g) for k, g in graphs.items()}}
+            {
+                "artifact": artifact_brief(artifact.record),
+                **{k: _graph_dict(g) for k, g in graphs.items()},
+            }
         )
     elif dot:
         click.echo(to_dot(artifact, graphs.values()))
@@ -56,21 +59,9 @@ def lineage(ref: ArtifactRef, upstream: bool, downstream: bool, as_json: bool, d
 
 def _graph_dict(graph: LineageGraph) -> dict[str, Any]:
     return {
-        "artifacts": [_artifact_record(r) for i, r in graph.artifacts.items() if i != graph.root],
+        "artifacts": [artifact_brief(r) for i, r in graph.artifacts.items() if i != graph.root],
         "step_runs": [_step_record(s) for s in graph.step_runs.values()],
         "edges": [{"source": e.source, "target": e.target, "name": e.name} for e in graph.edges],
-    }
-
-
-def _artifact_record(record: ArtifactVersionRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "name": record.name,
-        "version": record.version,
-        "hash": record.hash,
-        "size": record.size,
-        "type": record.type,
-        "producer_run_id": record.producer_run_id,
     }
 
 
