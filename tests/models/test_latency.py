@@ -87,3 +87,14 @@ class Doubler:
 
     def predict(self, rows: list[list[float]]) -> list[float]:
         return [self.factor * r[0] for r in rows]
+
+
+def test_a_batch_larger_than_the_sample_wraps_to_full_size() -> None:
+    import pandas as pd
+
+    from headrace.models.latency import _slicer
+
+    take = _slicer(pd.DataFrame({"x": range(10)}))
+    batch = take(7, 32)
+    assert len(batch) == 32
+    assert list(batch["x"][:5]) == [7, 8, 9, 0, 1]

@@ -234,3 +234,10 @@ def test_model_names_and_signatures_are_checked() -> None:
         Model("m", signature={"x": "float64"})
     with pytest.raises(DefinitionError):
         pipeline(model=3)(lambda: None)  # type: ignore[call-overload]
+
+
+def test_a_bare_number_is_a_ceiling_for_latency_and_a_floor_for_metrics() -> None:
+    from headrace.models.gates import normalize
+
+    gates = normalize({"p99_ms": 20, "p99_ms@32": 40, "accuracy": 0.8, "f1": ">= 0.5"})
+    assert gates == ["accuracy >= 0.8", "f1 >= 0.5", "p99_ms <= 20", "p99_ms@32 <= 40"]

@@ -3,6 +3,7 @@ the inference log."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -166,3 +167,30 @@ def test_unknown_model_or_alias_fails_before_serving(trained: Path) -> None:
     assert parse_target("churn") == ("churn", "production")
     with pytest.raises(Exception, match="MODEL@ALIAS"):
         parse_target("churn@")
+
+
+def test_the_log_buffer_is_bounded_while_the_store_is_down(tmp_path: Path) -> None:
+    from headrace.home import StoreSettings
+    from headrace.serving.inference_log import InferenceLogger
+
+    settings = StoreSettings(metadata_url=f"sqlite:///{tmp_path}/x.db", artifact_uri=str(tmp_path))
+    logger = InferenceLogger(settings, "churn", flush_rows=2)  # keeps at most 20 rows
+    logger.log([{"row": i} for i in range(25)])
+    assert logger.pending() == 20
+    assert logger.dropped == 5
+
+
+def test_a_non_finite_prediction_is_a_clear_error_not_a_crash(
+    served: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    current = served.server.current
+    nan_model = dataclasses.replace(
+        current, predict=lambda rows: ([float("nan")] * len(rows), None)
+    )
+    monkeypatch.setattr(served.server, "current", nan_model)
+    body = json.dumps({"records": [row()]}).encode()
+    status, answer = served.server.handle_predict(body)
+    assert status == 500
+    assert "NaN or infinite" in answer["detail"]

@@ -59,7 +59,8 @@ class Check:
 
 def normalize(require: Any) -> list[Any]:
     """Gates as a list: a string, a drift report, or an iterable (set, list) of them,
-    or a mapping ``{"accuracy": ">= 0.8"}`` / ``{"accuracy": 0.8}`` (meaning ``>=``)."""
+    or a mapping ``{"accuracy": ">= 0.8"}`` / ``{"accuracy": 0.8}`` (a bare number means
+    ``>=`` for a metric and ``<=`` for a latency such as ``p99_ms``)."""
     if require is None:
         return []
     if isinstance(require, str) or _is_report(require):
@@ -70,7 +71,9 @@ def normalize(require: Any) -> list[Any]:
             if isinstance(condition, bool) or not isinstance(condition, str | int | float):
                 raise GateError(f"gate for '{name}' must be a number or a string like '>= 0.8'")
             text = str(condition).strip()
-            items.append(f"{name} {text}" if text[:1] in "<>=!" else f"{name} >= {text}")
+            # A bare number is a floor for metrics and a ceiling for latency.
+            bare = "<=" if str(name).split("@")[0] in _LATENCY else ">="
+            items.append(f"{name} {text}" if text[:1] in "<>=!" else f"{name} {bare} {text}")
     elif isinstance(require, Iterable):
         items = list(require)
     else:

@@ -77,7 +77,8 @@ def measure_latency(
         results[str(size)] = summarize_ms(samples)
 
     if version is not None:
-        version.log_metadata({"latency": {**version.latency, **results}})
+        # Merged per batch size in the store, under a lock: not from this (maybe stale) copy.
+        version.log_metadata({"latency": results})
     else:
         _record_in_step(results)
     return results
@@ -91,9 +92,9 @@ def _slicer(sample: Any) -> Any:
         def take_frame(start: int, size: int) -> Any:
             if start + size <= rows:
                 return iloc[start : start + size]
-            import pandas as pd
-
-            return pd.concat([iloc[start:], iloc[: size - (rows - start)]])
+            # Wrap around as often as needed, so a batch always has ``size`` rows even
+            # when the sample is smaller than the batch.
+            return iloc[[(start + i) % rows for i in range(size)]]
 
         return take_frame
 

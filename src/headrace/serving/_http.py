@@ -76,7 +76,10 @@ def create_app(server: "ModelServer") -> FastAPI:
 
     @app.get("/metrics")
     async def metrics() -> PlainTextResponse:
-        text = server.metrics.render(server.current, server.alias, server.logger.written)
+        logger = server.logger
+        text = server.metrics.render(
+            server.current, server.alias, logger.written, logger.failures, logger.dropped
+        )
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -125,7 +126,9 @@ class Metrics:
                 else:
                     self.buckets[-1] += 1
 
-    def render(self, served: Served, alias: str, logged: int) -> str:
+    def render(
+        self, served: Served, alias: str, logged: int, log_failures: int = 0, log_dropped: int = 0
+    ) -> str:
         from headrace.models.latency import percentile
 
         label = f'model="{served.model}"'
@@ -181,8 +184,18 @@ class Metrics:
             "# HELP headrace_inference_log_rows_total Rows written to the inference log.",
             "# TYPE headrace_inference_log_rows_total counter",
             f"headrace_inference_log_rows_total{{{label}}} {logged}",
+            "# HELP headrace_inference_log_failures_total Flushes of the inference log that failed.",
+            "# TYPE headrace_inference_log_failures_total counter",
+            f"headrace_inference_log_failures_total{{{label}}} {log_failures}",
+            "# HELP headrace_inference_log_dropped_total Rows dropped while the log store was down.",
+            "# TYPE headrace_inference_log_dropped_total counter",
+            f"headrace_inference_log_dropped_total{{{label}}} {log_dropped}",
         ]
         return "\n".join(lines) + "\n"
+
+
+def _all_finite(values: Any) -> bool:
+    return all(math.isfinite(v) for v in values if isinstance(v, float) and not isinstance(v, bool))
 
 
 class ModelServer:
@@ -211,6 +224,7 @@ class ModelServer:
         )
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._refused: str | None = None  # a version id that failed to load
 
     def _load(self, ref: str) -> Served:
         version = self.client.model(self.model).version(ref)
@@ -253,9 +267,15 @@ class ModelServer:
 
         store = ModelStore.of(self.client._stores.metadata)
         target = store.alias_target(self.model, self.alias)
-        if target is None or target == self.current.version_id:
+        if target is None or target in (self.current.version_id, self._refused):
             return False
-        fresh = self._load(target)
+        try:
+            fresh = self._load(target)
+        except Exception:
+            # Try a version that cannot be served once, not on every poll; the alias
+            # moving again (a fixed version) is tried afresh.
+            self._refused = target
+            raise
         previous, self.current = self.current, fresh
         with self.metrics.lock:
             self.metrics.swaps += 1
@@ -305,6 +325,13 @@ class ModelServer:
             return 422, {
                 "detail": [{"loc": ["records"], "msg": f"the model refused the input: {exc}"}]
             }
+        if not _all_finite(predictions) or (
+            probabilities is not None and not _all_finite(probabilities)
+        ):
+            # JSON has no NaN or infinity; answer clearly instead of failing to encode,
+            # and keep such rows out of the log.
+            self.metrics.observe(500, None)
+            return 500, {"detail": "the model returned a NaN or infinite value for this input"}
         elapsed = time.perf_counter() - started
         request_id = uuid.uuid4().hex
         now = time.time()

@@ -52,7 +52,11 @@ class InferenceLogger:
         self.flush_interval = flush_interval
         self.flush_rows = flush_rows
         self.written = 0  # rows written so far
-        self.failures = 0
+        self.failures = 0  # flushes that failed
+        self.dropped = 0  # rows dropped because the store stayed unwritable
+        # While the store cannot be written, keep at most this many rows (oldest go
+        # first): a server must not run out of memory because its log store is down.
+        self.max_pending = 10 * flush_rows
         self._rows: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -70,9 +74,16 @@ class InferenceLogger:
     def log(self, rows: list[dict[str, Any]]) -> None:
         with self._lock:
             self._rows.extend(rows)
+            self._trim()
             full = len(self._rows) >= self.flush_rows
         if full:
             self._wake.set()
+
+    def _trim(self) -> None:
+        excess = len(self._rows) - self.max_pending
+        if excess > 0:
+            del self._rows[:excess]
+            self.dropped += excess
 
     def pending(self) -> int:
         with self._lock:
@@ -123,6 +134,7 @@ class InferenceLogger:
                         {**r, "_model_artifact_id": a} for (_, a), g in groups.items() for r in g
                     ]
                     self._rows[:0] = kept
+                    self._trim()
                 raise
             return written
 

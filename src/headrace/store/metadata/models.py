@@ -293,16 +293,27 @@ class ModelStore:
         return self._read(work)
 
     def update_metadata(self, version_id: str, values: Mapping[str, Any]) -> ModelVersionRecord:
-        """Merge ``values`` into a version's metadata (a key set again takes the new value)."""
+        """Merge ``values`` into a version's metadata: a key set again takes the new value,
+        and two dicts under one key are merged (so latency measured for batch size 1 and
+        later for 32 keeps both). Read and write happen under a row lock, so concurrent
+        updates do not lose each other's keys."""
         values = dict(values)
 
         def work(conn: Connection) -> ModelVersionRecord:
             current = conn.execute(
-                sa.select(model_versions.c.metadata).where(model_versions.c.id == version_id)
+                sa.select(model_versions.c.metadata)
+                .where(model_versions.c.id == version_id)
+                .with_for_update()
             ).scalar()
             if current is None:
                 raise ModelNotFoundError(f"no model version with id '{version_id}'")
-            merged = {**dict(current), **values}
+            merged = dict(current)
+            for key, value in values.items():
+                old = merged.get(key)
+                if isinstance(old, dict) and isinstance(value, dict):
+                    merged[key] = {**old, **value}
+                else:
+                    merged[key] = value
             conn.execute(
                 sa.update(model_versions)
                 .where(model_versions.c.id == version_id)
