@@ -129,3 +129,13 @@ def test_artifacts_diff_bad_inputs(seeded: Seeded) -> None:
     )
     bad = headrace("artifacts", "diff", "train:one", "train:1", home=seeded.home)
     assert bad.code == 2
+
+
+def test_artifacts_diff_options(seeded: Seeded) -> None:
+    tested = headrace(
+        "artifacts", "diff", "train:1", "test:1", "--method", "test", "--json", home=seeded.home
+    )
+    assert tested.code in (0, 1), str(tested)
+    assert tested.json()["drift"]["method"] == "test"
+    bad = headrace("artifacts", "diff", "train:1", "test:1", "--threshold", "2", home=seeded.home)
+    assert bad.code == 2

@@ -204,3 +204,10 @@ def test_evidently_flavor_needs_its_extra(small: tuple[pd.DataFrame, pd.DataFram
         pytest.skip("evidently is installed here")
     with pytest.raises(MissingExtraError, match=r"headrace\[evidently\]"):
         hd.drift(*small, flavor="evidently")
+
+
+def test_evidently_flavor_refuses_options_it_would_ignore(
+    small: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    with pytest.raises(ConfigError, match="method, threshold apply to flavor='scipy' only"):
+        hd.drift(*small, threshold=0.01, method="test", flavor="evidently")

@@ -247,3 +247,9 @@ def test_an_error_in_fit_names_the_fold(df: pd.DataFrame) -> None:
     with pytest.raises(RuntimeError, match="no data") as raised:
         hd.backtest(df, "date", "QS", fit=fragile, score=mae)
     assert any("fold 4" in note and "2024-04-01" in note for note in raised.value.__notes__)
+
+
+def test_overlapping_explicit_windows_are_refused(df: pd.DataFrame) -> None:
+    pairs = [("2023-01-01", "2023-03-01"), ("2023-02-01", "2023-04-01")]
+    with pytest.raises(ConfigError, match=r"windows \[2023-01-01, 2023-03-01\) and .* overlap"):
+        hd.backtest(df, "date", pairs, fit=mean_model, score=mae)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import pytest
 
-from headrace import pipeline, step
+from headrace import Client, pipeline, step
 
 pd = pytest.importorskip("pandas")
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,3 +54,14 @@ def test_report_loads_in_a_fresh_process(home: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["DriftReport", "['x']"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "headrace.cli", "runs", "show", "latest"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    report_line = next(line for line in shown.stdout.splitlines() if "drift_report v1" in line)
+    assert report_line.rstrip().endswith(Client().artifact("drift_report").metadata["verdict"])
+    assert "warning: data drift in 1 column(s): x" in shown.stdout

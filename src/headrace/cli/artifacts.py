@@ -213,15 +213,24 @@ def load_artifact(ref: ArtifactRef, target: Path, force: bool) -> None:
 @click.argument("first", metavar="NAME:A", type=ARTIFACT_REF)
 @click.argument("second", metavar="NAME:B", type=ARTIFACT_REF)
 @click.option(
+    "--method",
+    type=click.Choice(["auto", "test", "psi"]),
+    default="auto",
+    show_default=True,
+    help="How a column is judged drifted: auto (tests up to 1,000 rows, distances above), "
+    "test (KS / chi-squared p-values) or psi.",
+)
+@click.option(
     "--threshold",
-    type=float,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=0.05,
     show_default=True,
-    help="p-value below which a column counts as drifted.",
+    metavar="P",
+    help="p-value below which a column counts as drifted, where a test decides.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the diff report as JSON.")
 def diff_artifacts(
-    first: ArtifactRef, second: ArtifactRef, threshold: float, as_json: bool
+    first: ArtifactRef, second: ArtifactRef, method: str, threshold: float, as_json: bool
 ) -> None:
     """Compare two versions of a dataset artifact (DataFrames): schema changes, row
     counts, per-column statistics and drift. Exits 1 when a column was removed or changed
@@ -230,29 +239,29 @@ def diff_artifacts(
 
     client = open_client()
     a, b = first.resolve(client), second.resolve(client)
-    frames = []
     for artifact in (a, b):
-        value = artifact.load()
-        if type(value).__name__ != "DataFrame":
+        # Check the recorded type before loading anything.
+        if artifact.materializer != "pandas" or not artifact.type.endswith("DataFrame"):
             raise ConfigError(
                 f"{artifact.name}:{artifact.version} is a {artifact.type}, not a DataFrame: "
                 "diff compares dataset versions"
             )
-        frames.append(value)
     from headrace.data import diff
 
     report = diff(
-        frames[0],
-        frames[1],
+        a.load(),
+        b.load(),
         names=(f"{a.name}:{a.version}", f"{b.name}:{b.version}"),
         threshold=threshold,
+        method=method,
     )
     if as_json:
         out.echo_json(report.to_dict())
     else:
         _render_diff(report)
     if not report.passed:
-        raise SystemExit(1)
+        click.echo(f"Error: {report.names[0]} -> {report.names[1]}: {report.verdict}", err=True)
+        click.get_current_context().exit(1)
 
 
 def _render_diff(report: Any) -> None:

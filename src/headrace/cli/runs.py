@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -177,8 +177,18 @@ def _step_details(step: StepRun | None, order: list[str], arrow: str) -> list[st
     names = [n for n in order if n in produced] + [n for n in produced if n not in order]
     lines = [
         f"{arrow} {produced[n].name} v{produced[n].version}  {out.size(produced[n].size)}"
+        + _verdict(produced[n].metadata)
         for n in names
     ]
+    warnings = step.metadata.get("warnings")
+    if isinstance(warnings, list):
+        lines += [out.style(f"warning: {w}", fg="yellow") for w in warnings]
     if step.status in ("failed", "cancelled") and step.error:
         lines.append(out.style(f"error: {out.one_line_error(step.error)}", fg="red"))
     return lines
+
+
+def _verdict(metadata: dict[str, Any]) -> str:
+    """A report artifact's verdict (validation, drift, slices...), recorded as metadata."""
+    verdict = metadata.get("verdict")
+    return f"  {verdict}" if isinstance(verdict, str) else ""

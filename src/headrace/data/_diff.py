@@ -16,6 +16,7 @@ def diff(
     names: tuple[str, str] = ("a", "b"),
     drift: bool = True,
     threshold: float = 0.05,
+    method: str = "auto",
     categorical: Sequence[str] = (),
 ) -> DiffReport:
     """Compare version ``a`` of a dataset with version ``b``.
@@ -23,7 +24,9 @@ def diff(
     Reports the columns added and removed, dtype changes, the row counts, per-column
     statistics on both sides, and (with ``drift``) a :func:`~headrace.data.drift` report
     over the columns both versions share with values of the same kind. Either version
-    may be empty; drift is then skipped.
+    may be empty; drift is then skipped. ``threshold`` and ``method`` are those of
+    :func:`~headrace.data.drift` (with ``"auto"``, columns of more than 1,000 reference
+    rows are judged by distance, not by the p-value threshold).
     """
     pd = import_pandas()
     require_frame(a, names[0], allow_empty=True)
@@ -65,6 +68,7 @@ def diff(
             b[comparable],
             columns=comparable,
             threshold=threshold,
+            method=method,  # type: ignore[arg-type]  # checked by drift()
             categorical=[c for c in categorical if c in set(comparable)],
         )
     return DiffReport(

@@ -76,6 +76,22 @@ def drift(
     _check_options(method, threshold, distance_threshold, psi_threshold, drift_share, flavor)
     selected, skipped = _select(reference, current, columns)
     if flavor == "evidently":
+        ignored = [
+            name
+            for name, value, default in (
+                ("method", method, "auto"),
+                ("threshold", threshold, 0.05),
+                ("distance_threshold", distance_threshold, 0.1),
+                ("psi_threshold", psi_threshold, 0.2),
+                ("categorical", tuple(categorical), ()),
+            )
+            if value != default
+        ]
+        if ignored:
+            raise ConfigError(
+                f"flavor='evidently' uses Evidently's own preset settings; "
+                f"{', '.join(ignored)} apply to flavor='scipy' only"
+            )
         from ._evidently import evidently_drift
 
         return evidently_drift(

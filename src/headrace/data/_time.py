@@ -202,7 +202,15 @@ def _windows(window: str | Sequence[Any], times: Any) -> list[tuple[Any, Any]]:
             raise ConfigError(
                 f"window [{_label(start)}, {_label(end)}) does not end after it starts"
             )
-    return sorted(pairs, key=lambda pair: pair[0])
+    pairs.sort(key=lambda pair: pair[0])
+    for (start, end), (next_start, next_end) in itertools.pairwise(pairs):
+        if end > next_start:
+            # A test window sharing rows with a training window would leak the future.
+            raise ConfigError(
+                f"windows [{_label(start)}, {_label(end)}) and "
+                f"[{_label(next_start)}, {_label(next_end)}) overlap"
+            )
+    return pairs
 
 
 def _boundary(spec: Any, times: Any, role: str) -> Any:
