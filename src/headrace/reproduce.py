@@ -14,10 +14,7 @@ import a pipeline from a file, so both record the same function references.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +22,11 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from headrace import environment
-from headrace.errors import DefinitionError, HeadraceError, StepError
+from headrace.errors import DefinitionError, StepError
 from headrace.model.canonical import sha256_hex
 from headrace.orchestrators import load_orchestrator
 from headrace.pipelines import Pipeline, Step
+from headrace.runner.functions import load_script
 
 if TYPE_CHECKING:
     # The client pulls in the SQL store; `headrace run` uses load_script without it.
@@ -54,55 +52,6 @@ _SUCCEEDED = frozenset({"completed", "cached"})
 
 
 # -- loading a pipeline from a file ----------------------------------------------------------
-
-
-def load_script(file: str | Path) -> ModuleType:
-    """Import a Python file as a module, as ``python FILE`` would see its folder.
-
-    The module gets a stable name derived from the file's absolute path (the same name
-    the step runner uses when it loads a script in another process), so its
-    ``if __name__ == "__main__":`` block does not run and loading it twice reuses it.
-    An exception raised while importing becomes a DefinitionError naming the file.
-    """
-    path = Path(file).expanduser().resolve()
-    if not path.is_file():
-        raise DefinitionError(f"file {str(file)!r} does not exist")
-    location = str(path)
-    alias = "headrace_script_" + hashlib.sha256(location.encode()).hexdigest()[:12]
-    if alias in sys.modules:
-        return sys.modules[alias]
-    spec = importlib.util.spec_from_file_location(alias, location)
-    if spec is None or spec.loader is None:
-        raise DefinitionError(f"cannot import {file}: not a Python file")
-    folder = str(path.parent)
-    if folder not in sys.path:
-        # Like `python FILE`: the script's folder comes first, so sibling modules import.
-        sys.path.insert(0, folder)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[alias] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException as exc:
-        del sys.modules[alias]
-        if isinstance(exc, HeadraceError) or not isinstance(exc, Exception):
-            raise
-        where = _error_location(exc, location)
-        raise DefinitionError(
-            f"importing {file} failed{where}: {type(exc).__name__}: {exc}"
-        ) from exc
-    return module
-
-
-def _error_location(exc: BaseException, location: str) -> str:
-    if isinstance(exc, SyntaxError) and exc.lineno:
-        return f" at line {exc.lineno}"
-    tb = exc.__traceback__
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == location:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return f" at line {line}" if line else ""
 
 
 def pipelines_in(module: ModuleType) -> list[str]:

@@ -8,9 +8,10 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from headrace.errors import DefinitionError
+from headrace.errors import DefinitionError, HeadraceError
 from headrace.model.spec import FunctionRef
 
 
@@ -45,19 +46,56 @@ def _load_file(ref: FunctionRef, *, step: str) -> Any:
             f"cannot import module '{ref.module}' and its file {ref.file!r} does not exist",
             step=step,
         )
-    # A stable alias, so that loading the same script twice reuses one module, and the
-    # script's `if __name__ == "__main__":` block does not run again.
-    alias = "headrace_script_" + hashlib.sha256(ref.file.encode()).hexdigest()[:12]
+    try:
+        return load_script(ref.file)
+    except DefinitionError as exc:
+        raise DefinitionError(str(exc), step=step) from exc.__cause__
+
+
+def load_script(file: str | Path) -> ModuleType:
+    """Import a Python file as a module, as ``python FILE`` would see its folder.
+
+    The module gets a stable name derived from the file's absolute path (so ``headrace
+    run`` and a step process loading the same file agree on it), so its
+    ``if __name__ == "__main__":`` block does not run and loading it twice reuses it.
+    An exception raised while importing becomes a DefinitionError naming the file.
+    """
+    path = Path(file).expanduser().resolve()
+    if not path.is_file():
+        raise DefinitionError(f"file {str(file)!r} does not exist")
+    location = str(path)
+    alias = "headrace_script_" + hashlib.sha256(location.encode()).hexdigest()[:12]
     if alias in sys.modules:
         return sys.modules[alias]
-    spec = importlib.util.spec_from_file_location(alias, ref.file)
+    spec = importlib.util.spec_from_file_location(alias, location)
     if spec is None or spec.loader is None:
-        raise DefinitionError(f"cannot load {ref.file}", step=step)
+        raise DefinitionError(f"cannot import {file}: not a Python file")
+    folder = str(path.parent)
+    if folder not in sys.path:
+        # Like `python FILE`: the script's folder comes first, so sibling modules import.
+        sys.path.insert(0, folder)
     module = importlib.util.module_from_spec(spec)
     sys.modules[alias] = module
     try:
         spec.loader.exec_module(module)
-    except BaseException:
+    except BaseException as exc:
         del sys.modules[alias]
-        raise
+        if isinstance(exc, HeadraceError) or not isinstance(exc, Exception):
+            raise
+        where = _error_location(exc, location)
+        raise DefinitionError(
+            f"importing {file} failed{where}: {type(exc).__name__}: {exc}"
+        ) from exc
     return module
+
+
+def _error_location(exc: BaseException, location: str) -> str:
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f" at line {exc.lineno}"
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == location:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" at line {line}" if line else ""
