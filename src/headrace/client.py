@@ -191,9 +191,13 @@ class Run:
 
     @cached_property
     def steps(self) -> dict[str, StepRun]:
-        """Step runs by invocation name, in the order they started."""
-        records = self.client._stores.metadata.get_step_runs(self.id)
-        return {r.name: StepRun(r, self.client) for r in records}
+        """Step runs by invocation name, in the order they started; their input and
+        output artifact versions are fetched together, in one query."""
+        meta = self.client._stores.metadata
+        records = meta.get_step_runs(self.id)
+        ids = {v for r in records for v in (*r.inputs.values(), *r.outputs.values())}
+        artifacts = meta.get_artifact_versions_by_ids(ids)
+        return {r.name: StepRun(r, self.client, artifacts) for r in records}
 
     @cached_property
     def environment(self) -> dict[str, Any]:
@@ -215,6 +219,10 @@ class StepRun:
 
     record: StepRunRecord
     client: Client = field(repr=False, compare=False)
+    # Artifact versions already fetched with the run (id -> record); others are looked up.
+    prefetched: dict[str, ArtifactVersionRecord] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def id(self) -> str:
@@ -256,11 +264,18 @@ class StepRun:
 
     @cached_property
     def inputs(self) -> dict[str, ArtifactVersion]:
-        return {n: self.client.artifact_by_id(v) for n, v in self.record.inputs.items()}
+        return self._artifacts(self.record.inputs)
 
     @cached_property
     def outputs(self) -> dict[str, ArtifactVersion]:
-        return {n: self.client.artifact_by_id(v) for n, v in self.record.outputs.items()}
+        return self._artifacts(self.record.outputs)
+
+    def _artifacts(self, ids: dict[str, str]) -> dict[str, ArtifactVersion]:
+        missing = [i for i in ids.values() if i not in self.prefetched]
+        found = {**self.prefetched}
+        if missing:
+            found.update(self.client._stores.metadata.get_artifact_versions_by_ids(missing))
+        return {name: ArtifactVersion(found[i], self.client) for name, i in ids.items()}
 
     def __repr__(self) -> str:
         return f"StepRun(name={self.name!r}, status={self.status!r}, cache_hit={self.cache_hit})"

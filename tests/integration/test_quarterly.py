@@ -98,3 +98,19 @@ def test_environment_snapshot_is_recorded(first_run) -> None:  # type: ignore[no
     assert "scikit-learn" in env["packages"]
     assert env["source"]["file"] == "quarterly.py"
     assert "def quarterly" in env["source"]["text"]
+
+
+def test_step_artifacts_are_fetched_together_and_match_single_lookups(first_run) -> None:  # type: ignore[no-untyped-def]
+    from headrace.errors import ArtifactNotFoundError
+
+    client = Client()
+    run = client.run(first_run.id)
+    for step in run.steps.values():
+        for name, artifact in {**step.inputs, **step.outputs}.items():
+            assert artifact.record == client.artifact_by_id(artifact.id).record, name
+    meta = client._stores.metadata
+    ids = [a.id for a in client.artifacts()]
+    assert set(meta.get_artifact_versions_by_ids(ids)) == set(ids)
+    assert meta.get_artifact_versions_by_ids([]) == {}
+    with pytest.raises(ArtifactNotFoundError, match="no artifact version with id 'nope'"):
+        meta.get_artifact_versions_by_ids([ids[0], "nope"])

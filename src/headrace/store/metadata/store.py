@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -536,6 +536,31 @@ class MetadataStore:
             if not found:
                 raise ArtifactNotFoundError(f"no artifact version with id '{artifact_version_id}'")
             return found[0]
+
+        return self._read(work)
+
+    def get_artifact_versions_by_ids(
+        self, artifact_version_ids: Iterable[str]
+    ) -> dict[str, ArtifactVersionRecord]:
+        """Several artifact versions by id in one query; ArtifactNotFoundError naming the
+        ids that are absent."""
+        wanted = sorted(set(artifact_version_ids))
+        if not wanted:
+            return {}
+
+        def work(conn: Connection) -> dict[str, ArtifactVersionRecord]:
+            found: dict[str, ArtifactVersionRecord] = {}
+            for start in range(0, len(wanted), 500):  # bound the IN list
+                chunk = wanted[start : start + 500]
+                found.update(
+                    (r.id, r) for r in load_artifacts(conn, artifact_versions.c.id.in_(chunk))
+                )
+            missing = [i for i in wanted if i not in found]
+            if missing:
+                raise ArtifactNotFoundError(
+                    f"no artifact version with id {', '.join(repr(i) for i in missing[:5])}"
+                )
+            return found
 
         return self._read(work)
 
