@@ -227,3 +227,17 @@ def test_the_scheduler_command_runs_in_the_foreground_until_interrupted(
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert "scheduler started" in stderr and "Traceback" not in stderr
+
+
+def test_a_schedule_is_checked_when_it_is_added(flow: Path, home: Path) -> None:
+    from headrace.errors import DefinitionError
+    from headrace.home import resolve_settings
+
+    settings = resolve_settings()
+    with pytest.raises(DefinitionError, match="has no attribute 'tickng'"):
+        add_schedule(settings, f"{flow}:tickng", cron="*/5 * * * *")
+    with pytest.raises(DefinitionError, match="unexpected keyword argument 'lable'"):
+        add_schedule(settings, f"{flow}:ticking", cron="*/5 * * * *", parameters={"lable": "y"})
+    with pytest.raises(ConfigError, match="five fields"):
+        add_schedule(settings, f"{flow}:ticking", cron="0 */5 * * * *")
+    assert list_schedules(settings) == []

@@ -194,3 +194,57 @@ def test_a_non_finite_prediction_is_a_clear_error_not_a_crash(
     status, answer = served.server.handle_predict(body)
     assert status == 500
     assert "NaN or infinite" in answer["detail"]
+
+
+def test_reading_the_log_pages_past_other_models(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from headrace.store.records import ArtifactVersionRecord
+
+    def record(i: int, model: str) -> ArtifactVersionRecord:
+        return ArtifactVersionRecord(
+            id=f"{i}",
+            name=INFERENCE_LOG,
+            version=i,
+            hash="0" * 64,
+            uri="",
+            type="t",
+            materializer="pandas",
+            size=0,
+            metadata={"model": model},
+            created_at=0.0,
+            producer_step_run_id=None,
+            producer_run_id=None,
+        )
+
+    # Newest first: 300 versions of another model, then 2 of churn.
+    versions = [record(i, "other") for i in range(300)] + [
+        record(300, "churn"),
+        record(301, "churn"),
+    ]
+
+    def list_artifact_versions(
+        *, name: str, limit: int, offset: int
+    ) -> list[ArtifactVersionRecord]:
+        return versions[offset : offset + limit]
+
+    import pandas as pd
+
+    loaded: list[str] = []
+    client = SimpleNamespace(
+        _stores=SimpleNamespace(
+            metadata=SimpleNamespace(list_artifact_versions=list_artifact_versions)
+        )
+    )
+    from headrace import client as client_module
+
+    original = client_module.ArtifactVersion.load
+    try:
+        client_module.ArtifactVersion.load = lambda self: (  # type: ignore[method-assign]
+            loaded.append(self.id) or pd.DataFrame({"v": [int(self.id)]})
+        )
+        frame = read_inference_log(client, model="churn", limit=5)
+    finally:
+        client_module.ArtifactVersion.load = original  # type: ignore[method-assign]
+    assert loaded == ["300", "301"]
+    assert list(frame["v"]) == [301, 300]

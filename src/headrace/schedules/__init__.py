@@ -49,7 +49,7 @@ def next_fire(cron: str, after: float) -> float:
 def check_cron(cron: str) -> str:
     from croniter import croniter
 
-    if not croniter.is_valid(cron):
+    if len(cron.split()) != 5 or not croniter.is_valid(cron):
         raise ConfigError(
             f"invalid cron expression {cron!r}: five fields, minute hour day month weekday "
             "(e.g. '*/5 * * * *')"
@@ -88,6 +88,11 @@ def add_schedule(
         json.dumps(params)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"schedule parameters must be JSON: {exc}") from exc
+    # Find the pipeline and trace it with these parameters now (nothing runs): a typo
+    # should fail here, not later in a background child process.
+    from headrace.reproduce import find_pipeline, load_script
+
+    find_pipeline(load_script(path), pipeline).compile(**params)
     if on_artifact is not None:
         when, first = f"{ARTIFACT_TRIGGER}{on_artifact}", _newest(settings, on_artifact)
     else:

@@ -232,13 +232,21 @@ def read_inference_log(client: Any, *, model: str, limit: int = 20) -> Any:
     oldest first)."""
     import pandas as pd
 
-    frames = []
-    for version in client.artifacts(INFERENCE_LOG, limit=max(limit * 4, limit)):
-        if version.metadata.get("model") != model:
-            continue
-        frames.append(version.load())
-        if len(frames) >= limit:
+    from headrace.client import ArtifactVersion
+
+    frames: list[Any] = []
+    page, offset = max(limit * 4, 50), 0
+    meta = client._stores.metadata
+    # Page through the log versions of every served model until this model's newest
+    # ``limit`` are found: another model may log far more often.
+    while len(frames) < limit:
+        records = meta.list_artifact_versions(name=INFERENCE_LOG, limit=page, offset=offset)
+        for record in records:
+            if record.metadata.get("model") == model and len(frames) < limit:
+                frames.append(ArtifactVersion(record, client).load())
+        if len(records) < page:
             break
+        offset += page
     if not frames:
         return pd.DataFrame()
     return pd.concat(list(reversed(frames)), ignore_index=True)
