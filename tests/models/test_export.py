@@ -128,3 +128,29 @@ print(json.dumps([service.name, answer]))
     assert name == "Churn"
     assert answer["model_version_id"] == version.id
     assert answer["predictions"] == _expected()
+
+
+def test_a_failed_export_leaves_nothing_and_a_non_sklearn_model_is_refused(
+    trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from headrace.models import export
+
+    version = Client().model("churn").version(1)
+
+    def broken(*args: object) -> None:
+        raise OSError("disk trouble")
+
+    monkeypatch.setattr(export, "_bentoml", broken)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(OSError, match="disk trouble"):
+        export_version(version, "bentoml", out / "bento")
+    assert list(out.iterdir()) == []  # no half-written folder, no staging leftovers
+    plain = SimpleNamespace(load=lambda: {"weights": [1, 2]})
+    with pytest.raises(
+        HeadraceError, match=r"scikit-learn model formats; this model is a builtins\.dict"
+    ):
+        export_version(plain, "mlflow", out / "mlflow")
+    assert list(out.iterdir()) == []

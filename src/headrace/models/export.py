@@ -18,6 +18,8 @@ import json
 import pickle
 import platform
 import re
+import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -36,14 +38,32 @@ def export_version(version: Any, fmt: str, target: Path) -> Path:
     target = Path(target)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise HeadraceError(f"{target} exists and is not an empty folder")
-    target.mkdir(parents=True, exist_ok=True)
     obj = version.load()
-    if fmt == "mlflow":
-        _mlflow(version, obj, target)
-    elif fmt == "bentoml":
-        _bentoml(version, obj, target)
-    else:
-        _seldon(version, obj, target)
+    if not any(
+        f"{c.__module__}.{c.__qualname__}" == "sklearn.base.BaseEstimator"
+        for c in type(obj).__mro__
+    ):
+        raise HeadraceError(
+            f"export writes scikit-learn model formats; this model is a "
+            f"{type(obj).__module__}.{type(obj).__qualname__}"
+        )
+    # Write next to the target and rename at the end: a failure halfway leaves no
+    # half-written folder that a retry would refuse.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        if fmt == "mlflow":
+            _mlflow(version, obj, staging)
+        elif fmt == "bentoml":
+            _bentoml(version, obj, staging)
+        else:
+            _seldon(version, obj, staging, final=target)
+        if target.exists():
+            target.rmdir()  # the empty folder checked above
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return target
 
 
@@ -174,11 +194,12 @@ class {name}:
     )
 
 
-def _seldon(version: Any, obj: Any, folder: Path) -> None:
+def _seldon(version: Any, obj: Any, folder: Path, final: Path | None = None) -> None:
+    """``final`` is where ``folder`` will be renamed to: the manifests name that place."""
     model_dir = folder / "model"
     model_dir.mkdir()
     _mlflow(version, obj, model_dir)
-    uri = model_dir.resolve().as_uri()
+    uri = ((final or folder) / "model").resolve().as_uri()
     name = re.sub(r"[^a-z0-9-]+", "-", f"{version.model}-v{version.version}".lower()).strip("-")
     seldon = (
         "apiVersion: mlops.seldon.io/v1alpha1\n"
