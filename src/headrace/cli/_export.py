@@ -86,10 +86,8 @@ def _table_writer(value: Any, target: Path) -> Any:
 
 
 def _copy_files(artifact: ArtifactVersion, target: Path) -> str:
-    from headrace.store.artifacts import open_artifact_store
-
-    store = open_artifact_store(artifact.client.settings.artifact_uri)
-    source = store.fetch(artifact.hash)  # verified against the content hash
+    # The client's own artifact store (and its cache folder), verified against the hash.
+    source = artifact.client._stores.artifacts.fetch(artifact.hash)
     with _replacing(target, folder=True) as temp:
         count = 0
         for path in sorted(source.rglob("*")):
