@@ -48,7 +48,7 @@ REQUIREMENTS_FILE = "requirements.txt"
 ENVIRONMENT_FILE = "environment.json"
 SOURCE_FOLDER = "source"
 REPORT_FILE = "reproduction.json"
-_SUCCEEDED = frozenset({"completed", "cached"})
+_SUCCEEDED = frozenset({"completed"})  # a cache hit is "completed" with cache_hit set
 
 
 # -- loading a pipeline from a file ----------------------------------------------------------

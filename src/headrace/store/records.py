@@ -30,7 +30,7 @@ class StepRunRecord:
     id: str
     run_id: str
     name: str
-    status: str  # running | completed | failed | skipped | cached
+    status: str  # running | completed | failed | skipped | crashed | cancelled
     cache_key: str | None
     cache_hit: bool
     cache_reason: str | None

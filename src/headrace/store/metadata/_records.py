@@ -26,7 +26,7 @@ RUN_KIND = "run"
 STEP_RUN_KIND = "step_run"
 
 #: Step runs that produced their outputs (by running, or by reusing a cached result).
-SUCCEEDED = ("completed", "cached")
+SUCCEEDED = ("completed",)  # a cache hit is "completed" with cache_hit set
 
 
 def exists(conn: Connection, column: sa.Column[Any], value: str) -> bool:
