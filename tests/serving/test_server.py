@@ -248,3 +248,12 @@ def test_reading_the_log_pages_past_other_models(tmp_path: Path) -> None:
         client_module.ArtifactVersion.load = original  # type: ignore[method-assign]
     assert loaded == ["300", "301"]
     assert list(frame["v"]) == [301, 300]
+
+
+def test_a_large_batch_is_predicted_off_the_event_loop(served: Running) -> None:
+    records = [row(float(i % 40), 50.0 + i % 30, i % 5) for i in range(3000)]
+    assert len(json.dumps({"records": records})) > 64 * 1024
+    status, answer = request(f"{served.url}/predict", {"records": records})
+    assert status == 200
+    assert len(answer["predictions"]) == 3000
+    assert request(f"{served.url}/health")[0] == 200

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 #: An oversized body is read (and dropped) up to this size before the 413 is sent, so a
 #: client still sending sees the answer instead of a reset connection.
 DRAIN_BYTES = 64 * 1024 * 1024
+INLINE_BYTES = 64 * 1024  # bodies larger than this are predicted in a worker thread
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -49,6 +50,7 @@ def create_app(server: "ModelServer") -> FastAPI:
         openapi_url=None,
     )
     limit = server.max_body_bytes
+    from starlette.concurrency import run_in_threadpool
 
     @app.post("/predict")
     async def predict(request: Request) -> Response:
@@ -67,7 +69,14 @@ def create_app(server: "ModelServer") -> FastAPI:
                 await _drain(request, size)
                 return _too_large(limit)
             chunks.append(chunk)
-        status, answer = server.handle_predict(b"".join(chunks))
+        body = b"".join(chunks)
+        if size > INLINE_BYTES:
+            # A large batch would hold the event loop (and /health, /metrics) for its whole
+            # prediction; small requests stay inline, where a thread hop would cost more
+            # than the prediction itself.
+            status, answer = await run_in_threadpool(server.handle_predict, body)
+        else:
+            status, answer = server.handle_predict(body)
         return JSONResponse(answer, status_code=status)
 
     @app.get("/health")
