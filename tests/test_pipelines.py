@@ -8,7 +8,7 @@ from typing import Annotated
 import pytest
 
 from headrace import ConfigError, DefinitionError, pipeline, step
-from headrace.model import PipelineSpec
+from headrace.spec import PipelineSpec
 
 
 @step

@@ -21,7 +21,7 @@ from headrace.store.records import (
 if TYPE_CHECKING:
     from headrace.models.registry import RegisteredModel
     from headrace.runner.stores import Stores
-    from headrace.store.metadata.models import ModelRecord
+    from headrace.store.metadata.registry import ModelRecord
 
 # The store modules pull in SQLAlchemy (0.2-0.4 s to import); they are imported when a
 # client first needs them, so a short command that can answer without them stays fast.
@@ -82,10 +82,10 @@ class Client:
         importable (defined at module level); a step whose code changed since runs the
         current code."""
         from headrace.hashing import code_fingerprint
-        from headrace.model.spec import PipelineSpec
         from headrace.orchestrators import load_orchestrator
         from headrace.runner.functions import resolve_function
         from headrace.runner.step_runner import Reuse
+        from headrace.spec.types import PipelineSpec
 
         old = run if isinstance(run, Run) else self.run(run)
         old = old.refresh()
@@ -146,7 +146,7 @@ class Client:
 
     def models(self) -> list[ModelRecord]:
         """Every registered model with its latest version number and aliases."""
-        from headrace.store.metadata.models import ModelStore
+        from headrace.store.metadata.registry import ModelStore
 
         return ModelStore.of(self._stores.metadata).list_models()
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from headrace.model.canonical import canonical_json, sha256_hex
+from headrace.spec.canonical import canonical_json, sha256_hex
 
 
 @functools.lru_cache(maxsize=1)

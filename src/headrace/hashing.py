@@ -16,7 +16,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from headrace.model.canonical import canonical_json, sha256_hex
+from headrace.spec.canonical import canonical_json, sha256_hex
 
 _CONSTANT_TYPES = (int, float, str, bool, bytes, type(None))
 
@@ -50,7 +50,9 @@ def _collect(func: Callable[..., Any], parts: dict[str, str], seen: set[int]) ->
         target = getattr(value, "func", value)  # a Step object wraps the user's function
         if isinstance(target, types.FunctionType) and target.__module__ == module:
             _collect(target, parts, seen)
-        elif isinstance(value, _CONSTANT_TYPES) or (isinstance(value, tuple) and all(isinstance(v, _CONSTANT_TYPES) for v in value)):
+        elif isinstance(value, _CONSTANT_TYPES) or (
+            isinstance(value, tuple) and all(isinstance(v, _CONSTANT_TYPES) for v in value)
+        ):
             parts[f"{name}:{ref}"] = repr(value)
 
 

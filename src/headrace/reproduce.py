@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from headrace import environment
 from headrace.errors import DefinitionError, StepError
-from headrace.model.canonical import sha256_hex
 from headrace.orchestrators import load_orchestrator
 from headrace.pipelines import Pipeline, Step
 from headrace.runner.functions import load_script
+from headrace.spec.canonical import sha256_hex
 
 if TYPE_CHECKING:
     # The client pulls in the SQL store; `headrace run` uses load_script without it.

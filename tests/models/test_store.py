@@ -12,7 +12,7 @@ import pytest
 
 from headrace.errors import ArtifactNotFoundError, ModelNotFoundError, RunNotFoundError, StoreError
 from headrace.store.metadata import MetadataStore
-from headrace.store.metadata.models import ModelStore
+from headrace.store.metadata.registry import ModelStore
 from headrace.store.records import NewArtifactVersion
 
 

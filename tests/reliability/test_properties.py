@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from headrace.hashing import cache_key
-from headrace.model.canonical import canonical_json, is_json_value
+from headrace.spec.canonical import canonical_json, is_json_value
 
 from .conftest import SRC
 
@@ -148,7 +148,7 @@ def test_nan_and_infinities_are_refused(value: Any) -> None:
 CHILD = """
 import json, pickle, sys
 from headrace.hashing import cache_key
-from headrace.model.canonical import canonical_json
+from headrace.spec.canonical import canonical_json
 
 def rebuilt(value):
     # Dicts rebuilt in the order of a set of their keys, which depends on the hash seed.

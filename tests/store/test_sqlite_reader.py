@@ -21,13 +21,27 @@ def test_same_records_as_the_full_store(tmp_path: Path) -> None:
     try:
         for i in range(30):
             run_id = f"{i:032x}"
-            store.create_run(run_id=run_id, pipeline=f"p{i % 3}", parameters={"i": i, "nested": {"a": [1, 2]}},
-                             spec={"name": f"p{i % 3}"}, environment_hash="e" * 64, started_at=time.time())
-            store.finish_run(run_id, status="completed" if i % 4 else "failed", ended_at=time.time())
+            store.create_run(
+                run_id=run_id,
+                pipeline=f"p{i % 3}",
+                parameters={"i": i, "nested": {"a": [1, 2]}},
+                spec={"name": f"p{i % 3}"},
+                environment_hash="e" * 64,
+                started_at=time.time(),
+            )
+            store.finish_run(
+                run_id, status="completed" if i % 4 else "failed", ended_at=time.time()
+            )
             if i % 5 == 0:
                 store.add_run_metadata(run_id, {"note": f"run {i}", "score": i / 10})
-        for kwargs in ({}, {"pipeline": "p1"}, {"status": "failed"}, {"limit": 7},
-                       {"pipeline": "p2", "status": "completed", "limit": 3}, {"pipeline": "none"}):
+        for kwargs in (
+            {},
+            {"pipeline": "p1"},
+            {"status": "failed"},
+            {"limit": 7},
+            {"pipeline": "p2", "status": "completed", "limit": 3},
+            {"pipeline": "none"},
+        ):
             assert sqlite_reader.list_runs(url, **kwargs) == store.list_runs(**kwargs), kwargs
     finally:
         store.close()
@@ -36,8 +50,14 @@ def test_same_records_as_the_full_store(tmp_path: Path) -> None:
 def test_steps_aside_when_it_cannot_answer_exactly(tmp_path: Path) -> None:
     url, store = _store(tmp_path)
     try:
-        store.create_run(run_id="a" * 32, pipeline="p", parameters={}, spec={},
-                         environment_hash="e" * 64, started_at=time.time())
+        store.create_run(
+            run_id="a" * 32,
+            pipeline="p",
+            parameters={},
+            spec={},
+            environment_hash="e" * 64,
+            started_at=time.time(),
+        )
         assert sqlite_reader.list_runs(url) is None  # a running run: crash check needed
         store.finish_run("a" * 32, status="completed", ended_at=time.time())
         assert [r.id for r in sqlite_reader.list_runs(url) or []] == ["a" * 32]

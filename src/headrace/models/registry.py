@@ -17,7 +17,7 @@ from headrace.models._model import STAGES, Model, check_name
 from headrace.models.errors import PromotionRefusedError
 from headrace.runner.step_runner import load_artifact
 from headrace.runner.stores import Stores, open_stores
-from headrace.store.metadata.models import ModelStore, ModelVersionRecord, PromotionRecord
+from headrace.store.metadata.registry import ModelStore, ModelVersionRecord, PromotionRecord
 from headrace.store.records import ArtifactVersionRecord
 
 log = logging.getLogger("headrace")

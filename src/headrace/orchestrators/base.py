@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from headrace.errors import ConfigError
 from headrace.home import StoreSettings
-from headrace.model.spec import PipelineSpec
+from headrace.spec.types import PipelineSpec
 
 if TYPE_CHECKING:
     from headrace.runner.step_runner import Reuse

@@ -10,13 +10,13 @@ from typing import Any
 
 from headrace.errors import ConfigError, StepError
 from headrace.home import StoreSettings
-from headrace.model.dag import downstream_of
-from headrace.model.spec import PipelineSpec
 from headrace.runner.isolation import cancel_children, run_step_isolated
 from headrace.runner.liveness import Heartbeat
 from headrace.runner.runs import finish_run, start_run
 from headrace.runner.step_runner import Reuse, StepResult, run_step
 from headrace.runner.stores import Stores, open_stores
+from headrace.spec.dag import downstream_of
+from headrace.spec.types import PipelineSpec
 
 
 class LocalOrchestrator:

@@ -19,8 +19,8 @@ import time
 
 from headrace.errors import HeadraceError
 from headrace.home import StoreSettings
-from headrace.model.spec import PipelineSpec
 from headrace.runner.step_runner import run_step
+from headrace.spec.types import PipelineSpec
 
 PARENT_POLL_S = 0.5
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from headrace.errors import HeadraceError
-from headrace.model.canonical import is_json_value
+from headrace.spec.canonical import is_json_value
 
 
 @dataclass(slots=True)

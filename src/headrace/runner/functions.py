@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from headrace.errors import DefinitionError, HeadraceError
-from headrace.model.spec import FunctionRef
+from headrace.spec.types import FunctionRef
 
 
 def resolve_function(ref: FunctionRef, *, step: str) -> Callable[..., Any]:

@@ -22,9 +22,9 @@ from typing import Any
 
 from headrace.errors import DefinitionError, StepError, StoreError
 from headrace.home import StoreSettings
-from headrace.model.spec import PipelineSpec
 from headrace.runner.step_runner import StepResult
 from headrace.runner.stores import open_stores
+from headrace.spec.types import PipelineSpec
 
 _lock = threading.Lock()
 _children: dict[str, set[subprocess.Popen[str]]] = {}  # run id -> live step processes

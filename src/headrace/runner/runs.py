@@ -6,9 +6,9 @@ import time
 import uuid
 
 from headrace import environment
-from headrace.model.spec import PipelineSpec
 from headrace.runner.liveness import owner_token
 from headrace.runner.stores import Stores
+from headrace.spec.types import PipelineSpec
 
 
 def start_run(stores: Stores, spec: PipelineSpec, *, origin_run_id: str | None = None) -> str:

@@ -23,10 +23,10 @@ from headrace import materializers
 from headrace.errors import HeadraceError, MaterializerError, StepError
 from headrace.hashing import cache_key, explain_cache_miss
 from headrace.home import StoreSettings
-from headrace.model.spec import PipelineSpec, StepSpec
 from headrace.runner.context import StepContext, activate, deactivate
 from headrace.runner.functions import resolve_function
 from headrace.runner.stores import Stores, open_stores
+from headrace.spec.types import PipelineSpec, StepSpec
 from headrace.store.records import ArtifactVersionRecord, NewArtifactVersion, StepRunRecord
 
 log = logging.getLogger("headrace")

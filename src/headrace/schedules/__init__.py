@@ -27,7 +27,7 @@ from headrace.errors import ConfigError, HeadraceError
 from headrace.home import StoreSettings
 from headrace.runner.liveness import owner_token
 from headrace.runner.stores import open_stores
-from headrace.store.metadata.models import ARTIFACT_TRIGGER, ModelStore, ScheduleRecord
+from headrace.store.metadata.registry import ARTIFACT_TRIGGER, ModelStore, ScheduleRecord
 
 log = logging.getLogger("headrace.schedules")
 

@@ -263,7 +263,7 @@ class ModelServer:
 
     def check_alias(self) -> bool:
         """Swap in the version the alias points at now, if it moved. True if swapped."""
-        from headrace.store.metadata.models import ModelStore
+        from headrace.store.metadata.registry import ModelStore
 
         store = ModelStore.of(self.client._stores.metadata)
         target = store.alias_target(self.model, self.alias)

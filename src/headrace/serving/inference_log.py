@@ -20,9 +20,9 @@ from typing import Any
 
 from headrace import environment, materializers
 from headrace.home import StoreSettings
-from headrace.model.spec import FunctionRef, OutputSpec, PipelineSpec, StepSpec
 from headrace.runner.liveness import owner_token
 from headrace.runner.stores import Stores, open_stores
+from headrace.spec.types import FunctionRef, OutputSpec, PipelineSpec, StepSpec
 from headrace.store.records import NewArtifactVersion
 
 log = logging.getLogger("headrace.serving")

@@ -19,8 +19,17 @@ from urllib.parse import unquote
 from headrace.store.records import RunRecord
 
 _COLUMNS = (
-    "id", "pipeline", "status", "parameters", "spec", "environment_hash",
-    "created_at", "started_at", "ended_at", "error", "origin_run_id",
+    "id",
+    "pipeline",
+    "status",
+    "parameters",
+    "spec",
+    "environment_hash",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "error",
+    "origin_run_id",
 )
 
 
@@ -29,7 +38,7 @@ def sqlite_path(url: str) -> Path | None:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or "?" in url:
         return None
-    path = unquote(url[len(prefix):])
+    path = unquote(url[len(prefix) :])
     return Path(path) if path and path != ":memory:" else None
 
 
@@ -81,7 +90,9 @@ def _run_metadata(conn: sqlite3.Connection, run_ids: list[str]) -> dict[str, dic
             f"WHERE entity_kind = 'run' AND entity_id IN ({marks}) ORDER BY key",
             chunk,
         ):
-            found.setdefault(entity, {})[key] = json.loads(value) if isinstance(value, str) else value
+            found.setdefault(entity, {})[key] = (
+                json.loads(value) if isinstance(value, str) else value
+            )
     return found
 
 

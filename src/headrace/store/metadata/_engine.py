@@ -59,6 +59,7 @@ PG_MAX_OVERFLOW = 0
 #: How long a thread waits for the process's connection while other threads use it.
 PG_POOL_TIMEOUT_S = 300
 
+
 def _pool_size() -> int:
     raw = os.environ.get(PG_POOL_SIZE_ENV)
     if raw is None:

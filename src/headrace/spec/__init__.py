@@ -1,8 +1,8 @@
 """Pure data and graph logic: pipeline specs, the DAG, canonical JSON. Standard library only."""
 
-from headrace.model.canonical import canonical_json, is_json_value, sha256_hex
-from headrace.model.dag import downstream_of, topological_order
-from headrace.model.spec import (
+from headrace.spec.canonical import canonical_json, is_json_value, sha256_hex
+from headrace.spec.dag import downstream_of, topological_order
+from headrace.spec.types import (
     FunctionRef,
     InputBinding,
     OutputSpec,

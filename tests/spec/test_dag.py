@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from headrace.errors import DefinitionError
-from headrace.model import downstream_of, topological_order
+from headrace.spec import downstream_of, topological_order
 
 
 def test_order_respects_dependencies_and_insertion_order() -> None:

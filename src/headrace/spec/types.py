@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from headrace.errors import ConfigError
-from headrace.model.dag import topological_order
+from headrace.spec.dag import topological_order
 
 SPEC_VERSION = 1
 
