@@ -33,7 +33,6 @@ def seed(home: Path, n_runs: int, n_artifacts: int) -> str:
     previous step's output. Returns the name of the deepest artifact of the last chain."""
     import sqlalchemy as sa
 
-    from headrace.store.metadata import MetadataStore
     from headrace.store.metadata._schema import (
         artifact_versions,
         environments,
@@ -41,6 +40,7 @@ def seed(home: Path, n_runs: int, n_artifacts: int) -> str:
         step_io,
         step_runs,
     )
+    from headrace.store.metadata.store import SqlMetadataStore as MetadataStore
 
     home.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{home / 'headrace.db'}"

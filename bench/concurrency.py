@@ -98,8 +98,8 @@ def worker(index: int, runs: int, go: Path) -> None:
     """Wait for the barrier, run the pipeline ``runs`` times, print one JSON line per run
     and a last line with the commit latencies and retries of this process."""
     from headrace.home import resolve_settings
-    from headrace.runner.stores import open_stores
-    from headrace.store.metadata.store import MetadataStore
+    from headrace.store.metadata.store import SqlMetadataStore as MetadataStore
+    from headrace.store.stores import open_stores
 
     commits: list[float] = []
     real = MetadataStore.finish_step_run
@@ -255,7 +255,7 @@ def reconcile(settings: Any, reported: list[dict[str, Any]], args: argparse.Name
                     problems.append(f"artifact version {version_id} is the output of two step runs")
                 produced_by[version_id] = step_run.id
     versions_total = 0
-    store = client._stores.artifacts
+    store = client.stores.artifacts
     for name, per_run in VERSIONS_PER_RUN.items():
         versions = client.artifacts(name=name)
         versions_total += len(versions)
@@ -283,7 +283,7 @@ def reconcile(settings: Any, reported: list[dict[str, Any]], args: argparse.Name
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     from headrace.home import StoreSettings
-    from headrace.runner.stores import close_stores
+    from headrace.store.stores import close_stores
 
     workdir = Path(tempfile.mkdtemp(prefix="headrace-concurrency-"))
     home = workdir / "home"

@@ -69,8 +69,8 @@ from kill_points import POINTS  # noqa: E402
 
 from headrace import Client  # noqa: E402
 from headrace.errors import HeadraceError  # noqa: E402
-from headrace.runner.stores import close_stores  # noqa: E402
 from headrace.store.artifacts import MANIFEST_SUFFIX, ArtifactStore  # noqa: E402
+from headrace.store.stores import close_stores  # noqa: E402
 
 PIPELINE = "killable"
 STEPS = ("generate", "featurize", "profile", "fit", "evaluate")
@@ -280,7 +280,7 @@ class Checker:
 
     def check_store(self) -> dict[str, int]:
         client = self.client()
-        stores = client._stores
+        stores = client.stores
         store = stores.artifacts
         groups = object_groups(store)
         partial = set()
@@ -372,7 +372,7 @@ def resume_and_compare(
 
 def collect_garbage(checker: Checker) -> dict[str, int]:
     client = checker.client()
-    stores = client._stores
+    stores = client.stores
     referenced = stores.metadata.referenced_hashes()
     report = stores.artifacts.gc(referenced, dry_run=False, grace_seconds=0)
     left = checker.check_store()

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty headrace home (SQLite + local artifact folder) made active for the test."""
-    from headrace.runner.stores import close_stores
+    from headrace.store.stores import close_stores
 
     folder = tmp_path / "home"
     monkeypatch.setenv("HEADRACE_HOME", str(folder))
@@ -156,9 +156,11 @@ def metadata_store_url(metadata_url_factory: MetadataStoreLocations) -> str:
 
 @pytest.fixture
 def metadata_store(metadata_store_url: str) -> Iterator[object]:
-    """An open MetadataStore on a fresh location, closed after the test."""
-    from headrace.store.metadata import MetadataStore
+    """An open MetadataStore on a fresh location, opened through its flavor exactly as
+    a stack opens it, and closed after the test."""
+    from headrace.home import StoreSettings
+    from headrace.store.stores import open_metadata_store
 
-    store = MetadataStore.open(metadata_store_url)
+    store = open_metadata_store(StoreSettings(metadata_url=metadata_store_url, artifact_uri=""))
     yield store
     store.close()

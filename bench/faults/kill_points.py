@@ -128,8 +128,8 @@ def _wrap_commits(counter: Counter) -> None:
 
 
 def _wrap_steps(counter: Counter) -> None:
-    from headrace.orchestrators import local
-    from headrace.store.metadata.store import MetadataStore
+    from headrace.runner import scheduler as local
+    from headrace.store.metadata.store import SqlMetadataStore as MetadataStore
 
     real_finish_step = MetadataStore.finish_step_run
 
@@ -152,7 +152,7 @@ def _wrap_steps(counter: Counter) -> None:
 
 
 def _announce_start() -> None:
-    from headrace.orchestrators import local
+    from headrace.runner import scheduler as local
 
     real_start_run: Callable[..., str] = local.start_run
 

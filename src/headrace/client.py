@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from headrace.errors import HeadraceError
-from headrace.home import StoreSettings, resolve_settings
+from headrace.errors import ConfigError, HeadraceError
+from headrace.home import StoreSettings
 from headrace.store import sqlite_reader
 from headrace.store.records import (
     ArtifactVersionRecord,
@@ -20,26 +20,47 @@ from headrace.store.records import (
 
 if TYPE_CHECKING:
     from headrace.models.registry import RegisteredModel
-    from headrace.runner.stores import Stores
-    from headrace.store.metadata.registry import ModelRecord
+    from headrace.store.artifacts import ArtifactStore
+    from headrace.store.protocols import MetadataStore
+    from headrace.store.records import ModelRecord
+    from headrace.store.stores import Stores
 
 # The store modules pull in SQLAlchemy (0.2-0.4 s to import); they are imported when a
 # client first needs them, so a short command that can answer without them stays fast.
 
 
 class Client:
-    """Entry point for queries. ``Client()`` uses the active home (see DESIGN §2);
-    ``Client(home=...)`` another folder; ``Client(settings=...)`` explicit store settings."""
+    """Entry point for queries. ``Client()`` uses the active stack of the active home (see
+    DESIGN §2); ``Client(home=...)`` another folder; ``Client(stack="team")`` a registered
+    stack; ``Client(settings=...)`` explicit store settings; ``Client(metadata=...,
+    artifacts=...)`` stores that are already open (the client does not close them)."""
 
     def __init__(
-        self, home: str | os.PathLike[str] | None = None, *, settings: StoreSettings | None = None
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        settings: StoreSettings | None = None,
+        stack: str | None = None,
+        metadata: MetadataStore | None = None,
+        artifacts: ArtifactStore | None = None,
     ) -> None:
-        self.settings = settings or resolve_settings(home)
+        if (metadata is None) != (artifacts is None):
+            raise ConfigError("Client(metadata=..., artifacts=...) takes both stores or neither")
+        if settings is None:
+            from headrace.stack import resolve_stack_settings
+
+            settings = resolve_stack_settings(home, stack=stack)
+        self.settings = settings
+        if metadata is not None and artifacts is not None:
+            from headrace.store.stores import Stores
+
+            self.__dict__["stores"] = Stores(metadata=metadata, artifacts=artifacts)
 
     @cached_property
-    def _stores(self) -> Stores:
+    def stores(self) -> Stores:
+        """The metadata and artifact stores this client reads (opened on first use)."""
         from headrace.runner.liveness import reap_crashed_runs
-        from headrace.runner.stores import open_stores
+        from headrace.store.stores import open_stores
 
         stores = open_stores(self.settings)
         reap_crashed_runs(stores)
@@ -48,10 +69,10 @@ class Client:
     def _reap(self) -> None:
         """Mark crashed runs before answering: opening the stores does it, and a client
         that has them open already does it again (a run may have died since)."""
-        if "_stores" in self.__dict__:
+        if "stores" in self.__dict__:
             from headrace.runner.liveness import reap_crashed_runs
 
-            reap_crashed_runs(self._stores)
+            reap_crashed_runs(self.stores)
 
     # -- runs -------------------------------------------------------------------------------
     def runs(
@@ -59,19 +80,19 @@ class Client:
     ) -> list[Run]:
         """Runs, newest first, optionally filtered."""
         records = None
-        if "_stores" not in self.__dict__:  # a fresh client of a SQLite store: skip SQLAlchemy
+        if "stores" not in self.__dict__:  # a fresh client of a SQLite store: skip SQLAlchemy
             records = sqlite_reader.list_runs(
                 self.settings.metadata_url, pipeline=pipeline, status=status, limit=limit
             )
         if records is None:
             self._reap()
-            records = self._stores.metadata.list_runs(pipeline=pipeline, status=status, limit=limit)
+            records = self.stores.metadata.list_runs(pipeline=pipeline, status=status, limit=limit)
         return [Run(r, self) for r in records]
 
     def run(self, ref: str) -> Run:
         """A run by id, unique id prefix, or ``latest``."""
         self._reap()
-        meta = self._stores.metadata
+        meta = self.stores.metadata
         return Run(meta.get_run(meta.resolve_run_id(ref)), self)
 
     def resume(self, run: Run | str) -> Run:
@@ -84,8 +105,9 @@ class Client:
         from headrace.hashing import code_fingerprint
         from headrace.orchestrators import load_orchestrator
         from headrace.runner.functions import resolve_function
-        from headrace.runner.step_runner import Reuse
+        from headrace.runner.scheduler import Reuse
         from headrace.spec.types import PipelineSpec
+        from headrace.stack import Stack
 
         old = run if isinstance(run, Run) else self.run(run)
         old = old.refresh()
@@ -108,25 +130,25 @@ class Client:
             for s in old.steps.values()
             if s.status == "completed"
         }
-        orchestrator = load_orchestrator(self.settings.orchestrator)
-        run_id = orchestrator.run(
-            spec, self.settings, functions=functions, origin_run_id=old.id, reuse=reuse
+        stack = Stack(self.settings, load_orchestrator(self.settings.orchestrator))
+        run_id = stack.run(
+            spec, functions=functions, origin_run_id=old.id, reuse=reuse, stores=self.stores
         )
         return self.run(run_id)
 
     # -- artifacts ----------------------------------------------------------------------------
     def artifact(self, name: str, version: int | None = None) -> ArtifactVersion:
         """The latest version of an artifact, or a given version number."""
-        return ArtifactVersion(self._stores.metadata.get_artifact_version(name, version), self)
+        return ArtifactVersion(self.stores.metadata.get_artifact_version(name, version), self)
 
     def artifacts(self, name: str | None = None, limit: int | None = None) -> list[ArtifactVersion]:
         """Artifact versions, newest first; all names or one."""
-        records = self._stores.metadata.list_artifact_versions(name=name, limit=limit)
+        records = self.stores.metadata.list_artifact_versions(name=name, limit=limit)
         return [ArtifactVersion(r, self) for r in records]
 
     def artifact_by_id(self, artifact_version_id: str) -> ArtifactVersion:
         return ArtifactVersion(
-            self._stores.metadata.get_artifact_version_by_id(artifact_version_id), self
+            self.stores.metadata.get_artifact_version_by_id(artifact_version_id), self
         )
 
     def lineage(self, artifact: ArtifactVersion | str) -> Lineage:
@@ -135,7 +157,7 @@ class Client:
         return Lineage(target, self)
 
     def environment(self, env_hash: str) -> dict[str, Any]:
-        return self._stores.metadata.get_environment(env_hash)
+        return self.stores.metadata.get_environment(env_hash)
 
     # -- models -------------------------------------------------------------------------------
     def model(self, name: str) -> RegisteredModel:
@@ -146,9 +168,7 @@ class Client:
 
     def models(self) -> list[ModelRecord]:
         """Every registered model with its latest version number and aliases."""
-        from headrace.store.metadata.registry import ModelStore
-
-        return ModelStore.of(self._stores.metadata).list_models()
+        return self.stores.metadata.registry.list_models()
 
 
 @dataclass(frozen=True)
@@ -184,6 +204,12 @@ class Run:
         return self.record.origin_run_id
 
     @property
+    def stack(self) -> dict[str, Any] | None:
+        """The stack it ran on: component flavors and options as given (credentials only
+        as the names of the variables that hold them)."""
+        return self.record.stack
+
+    @property
     def duration(self) -> float | None:
         if self.record.started_at is None or self.record.ended_at is None:
             return None
@@ -193,7 +219,7 @@ class Run:
     def steps(self) -> dict[str, StepRun]:
         """Step runs by invocation name, in the order they started; their input and
         output artifact versions are fetched together, in one query."""
-        meta = self.client._stores.metadata
+        meta = self.client.stores.metadata
         records = meta.get_step_runs(self.id)
         ids = {v for r in records for v in (*r.inputs.values(), *r.outputs.values())}
         artifacts = meta.get_artifact_versions_by_ids(ids)
@@ -257,6 +283,18 @@ class StepRun:
         return self.record.metadata
 
     @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    def logs(self) -> str:
+        """What the step printed and logged (stdout, stderr, ``logging`` records), as
+        stored so far: a running step's log grows, a crashed step's keeps what it wrote
+        up to its last flush. ``metadata["logs"]`` says whether the cap cut it short."""
+        from headrace.runner.logs import read
+
+        return read(self.client.stores.artifacts, self.record.run_id, self.record.id)
+
+    @property
     def duration(self) -> float | None:
         if self.record.started_at is None or self.record.ended_at is None:
             return None
@@ -274,7 +312,7 @@ class StepRun:
         missing = [i for i in ids.values() if i not in self.prefetched]
         found = {**self.prefetched}
         if missing:
-            found.update(self.client._stores.metadata.get_artifact_versions_by_ids(missing))
+            found.update(self.client.stores.metadata.get_artifact_versions_by_ids(missing))
         return {name: ArtifactVersion(found[i], self.client) for name, i in ids.items()}
 
     def __repr__(self) -> str:
@@ -332,7 +370,7 @@ class ArtifactVersion:
         """The Python object, verified against its content hash before it is read."""
         from headrace.runner.step_runner import load_artifact
 
-        return load_artifact(self.client._stores, self.record)
+        return load_artifact(self.client.stores, self.record)
 
     def __repr__(self) -> str:
         return (
@@ -349,12 +387,12 @@ class Lineage:
 
     def upstream(self) -> LineageView:
         return LineageView(
-            self.client._stores.metadata.lineage_upstream(self.artifact.id), self.client
+            self.client.stores.metadata.lineage_upstream(self.artifact.id), self.client
         )
 
     def downstream(self) -> LineageView:
         return LineageView(
-            self.client._stores.metadata.lineage_downstream(self.artifact.id), self.client
+            self.client.stores.metadata.lineage_downstream(self.artifact.id), self.client
         )
 
 

@@ -12,6 +12,7 @@ second base, so ``except KeyError`` keeps working for lookups::
     │   ├── ArtifactNotFoundError(KeyError)
     │   ├── RunNotFoundError(KeyError)
     │   ├── ModelNotFoundError(KeyError)  no such model, model version or alias
+    │   ├── StackNotFoundError(KeyError)  no stack of that name
     │   ├── ArtifactCorruptedError stored bytes do not match their content hash
     │   ├── UnsafePathError(ValueError)  a key or URI would leave the store root
     │   └── SchemaVersionError     the store was written by a newer headrace
@@ -71,6 +72,13 @@ class RunNotFoundError(StoreError, KeyError):
 
 class ModelNotFoundError(StoreError, KeyError):
     """No model, model version or alias matches the request."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class StackNotFoundError(StoreError, KeyError):
+    """No stack of that name is registered."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""

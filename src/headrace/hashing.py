@@ -95,6 +95,9 @@ def explain_cache_miss(previous: Mapping[str, Any] | None, current: Mapping[str,
         "input", previous.get("inputs", {}), current.get("inputs", {}), short=True
     )
     reasons += _diff_mapping(
+        "artifact name for output", previous.get("artifacts", {}), current.get("artifacts", {})
+    )
+    reasons += _diff_mapping(
         "materializer for output",
         previous.get("materializers", {}),
         current.get("materializers", {}),

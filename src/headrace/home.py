@@ -10,6 +10,8 @@ metadata) and ``artifacts/``. ``HEADRACE_METADATA_URL`` and ``HEADRACE_ARTIFACT_
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,13 +26,18 @@ CONFIG_KEYS = frozenset({"metadata_url", "artifact_uri", "orchestrator"})
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
-    """Everything a process needs to open the stores; plain strings, so it can be sent
-    to a subprocess or a remote worker."""
+    """Everything a process needs to open the stores and run steps: plain JSON, so it
+    can be sent to a subprocess or a remote worker. Option values may be ``${VAR}``
+    references; they are resolved where a store is opened, never stored resolved."""
 
     metadata_url: str
     artifact_uri: str
     home: str | None = None
     orchestrator: dict[str, Any] = field(default_factory=dict)
+    metadata_options: dict[str, Any] = field(default_factory=dict)
+    artifact_options: dict[str, Any] = field(default_factory=dict)
+    tracker: dict[str, Any] | None = None  # {"flavor": ..., "options": {...}}
+    stack: str | None = None  # the registered stack these came from (None: the home's)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,16 +45,66 @@ class StoreSettings:
             "artifact_uri": self.artifact_uri,
             "home": self.home,
             "orchestrator": dict(self.orchestrator),
+            "metadata_options": dict(self.metadata_options),
+            "artifact_options": dict(self.artifact_options),
+            "tracker": dict(self.tracker) if self.tracker is not None else None,
+            "stack": self.stack,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StoreSettings:
+        tracker = data.get("tracker")
         return cls(
             metadata_url=data["metadata_url"],
             artifact_uri=data["artifact_uri"],
             home=data.get("home"),
             orchestrator=dict(data.get("orchestrator") or {}),
+            metadata_options=dict(data.get("metadata_options") or {}),
+            artifact_options=dict(data.get("artifact_options") or {}),
+            tracker=dict(tracker) if tracker is not None else None,
+            stack=data.get("stack"),
         )
+
+    def cache_key(self) -> str:
+        """Equal for settings that open the same stores."""
+        import json
+
+        return json.dumps(
+            [self.metadata_url, self.metadata_options, self.artifact_uri, self.artifact_options],
+            sort_keys=True,
+            default=str,
+        )
+
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def resolve_references(options: Mapping[str, Any], *, where: str) -> dict[str, Any]:
+    """Options with every ``${VAR}`` (or ``${VAR:-default}``) replaced by the environment
+    variable's value, in this process. A missing variable is a ConfigError naming it."""
+
+    def resolve(key: str, value: Any) -> Any:
+        if isinstance(value, str):
+
+            def substitute(match: re.Match[str]) -> str:
+                name, default = match.group(1), match.group(2)
+                found = os.environ.get(name)
+                if found is None:
+                    if default is not None:
+                        return default
+                    raise ConfigError(
+                        f"{where} '{key}' names the environment variable {name}, which is not set"
+                    )
+                return found
+
+            return _REFERENCE.sub(substitute, value)
+        if isinstance(value, Mapping):
+            return {k: resolve(f"{key}.{k}", v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolve(key, v) for v in value]
+        return value
+
+    return {key: resolve(key, value) for key, value in options.items()}
 
 
 def user_default_home() -> Path:

@@ -371,11 +371,13 @@ def _rerun(
     if overrides:
         configured = configured.with_options(steps=overrides)
     spec = configured.compile(**parameters)
-    orchestrator = load_orchestrator(dict(client.settings.orchestrator))
+    from headrace.stack import Stack
+
+    stack = Stack(client.settings, load_orchestrator(dict(client.settings.orchestrator)))
     error: str | None = None
     rerun_id: str | None
     try:
-        rerun_id = orchestrator.run(spec, client.settings, origin_run_id=original.id)
+        rerun_id = stack.run(spec, origin_run_id=original.id, stores=client.stores)
     except StepError as exc:
         error, rerun_id = str(exc), exc.run_id
     return (client.run(rerun_id) if rerun_id else None), spec.to_dict(), error

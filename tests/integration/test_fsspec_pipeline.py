@@ -55,7 +55,7 @@ def test_a_corrupted_remote_object_is_refused(
         handle.write(bytes(data))
     # The verified local copy made while the pipeline ran stays good; a fresh cache must
     # download the damaged bytes and refuse them.
-    from headrace.runner.stores import close_stores
+    from headrace.store.stores import close_stores
 
     close_stores()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "fresh-cache"))

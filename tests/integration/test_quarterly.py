@@ -108,7 +108,7 @@ def test_step_artifacts_are_fetched_together_and_match_single_lookups(first_run)
     for step in run.steps.values():
         for name, artifact in {**step.inputs, **step.outputs}.items():
             assert artifact.record == client.artifact_by_id(artifact.id).record, name
-    meta = client._stores.metadata
+    meta = client.stores.metadata
     ids = [a.id for a in client.artifacts()]
     assert set(meta.get_artifact_versions_by_ids(ids)) == set(ids)
     assert meta.get_artifact_versions_by_ids([]) == {}

@@ -47,7 +47,7 @@ def trained(
     trained_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
     """A private copy of the trained home, made the active home."""
-    from headrace.runner.stores import close_stores
+    from headrace.store.stores import close_stores
 
     home = tmp_path / "home"
     shutil.copytree(trained_template, home)

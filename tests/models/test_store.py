@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from headrace.errors import ArtifactNotFoundError, ModelNotFoundError, RunNotFoundError, StoreError
-from headrace.store.metadata import MetadataStore
 from headrace.store.metadata.registry import ModelStore
+from headrace.store.metadata.store import SqlMetadataStore as MetadataStore
 from headrace.store.records import NewArtifactVersion
 
 

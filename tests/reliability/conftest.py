@@ -107,7 +107,7 @@ def object_hashes(store: ArtifactStore) -> dict[str, bool]:
 def check_store(client: Client) -> StoreCheck:
     """Verify every object that exists; fail if ``has()`` is true for a partial object or
     an artifact version points at anything that is not a complete, verified object."""
-    stores = client._stores
+    stores = client.stores
     store = stores.artifacts
     complete: set[str] = set()
     partial: set[str] = set()

@@ -13,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
 from headrace.store.metadata._engine import Database
-from headrace.store.metadata.store import MetadataStore
+from headrace.store.metadata.store import SqlMetadataStore as MetadataStore
 
 
 def metadata_unreachable(after_completed: int, *, before_commit: bool) -> None:

@@ -84,7 +84,7 @@ def _assert_failed_cleanly(run_id: str, message: str, staging: Path) -> tuple[in
     found = check_store(client)  # nothing partial is visible, every reference verifies
     assert found.temp == []  # the temp file of the failed write was removed
     assert list(staging.iterdir()) == []  # the step's staging folder is gone too
-    unreferenced = found.complete - client._stores.metadata.referenced_hashes()
+    unreferenced = found.complete - client.stores.metadata.referenced_hashes()
     return len(found.partial), len(unreferenced)
 
 
@@ -218,7 +218,7 @@ def test_metadata_store_unreachable_mid_run(home: Path, after: int, when: str) -
         assert client.artifacts(name=name) == []
     found = check_store(client)
     assert found.temp == [] and found.partial == set()
-    unreferenced = found.complete - client._stores.metadata.referenced_hashes()
+    unreferenced = found.complete - client.stores.metadata.referenced_hashes()
     assert len(unreferenced) == (2 if when == "before" else 0)  # garbage for `headrace gc`
 
 

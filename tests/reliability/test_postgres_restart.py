@@ -24,7 +24,7 @@ import pytest
 
 from headrace import Client
 from headrace.home import StoreSettings
-from headrace.runner.stores import close_stores, open_stores
+from headrace.store.stores import close_stores, open_stores
 
 from . import flows
 from .conftest import check_store

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from headrace.errors import ConfigError, StoreError
-from headrace.runner.stores import open_stores
 from headrace.schedules import Scheduler, add_schedule, list_schedules, next_fire, remove_schedule
 from headrace.store.metadata.registry import ModelStore
+from headrace.store.stores import open_stores
 from models.helpers import assert_one_line_error, cli_env, headrace
 
 FLOW = """\

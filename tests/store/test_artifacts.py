@@ -45,13 +45,16 @@ KNOWN_HASH = "ca67a8c98e2e98d016231f5e287ee959e3bd8bb8149befb4ed0b418b2d7dad08"
 
 
 def _make_store(kind: str, tmp_path: Path) -> ArtifactStore:
+    """Each backend opened through its flavor, as a stack opens it."""
+    from headrace import flavors
+
+    cache = tmp_path / "cache"
     if kind == "local":
-        backend: backends.ByteBackend = LocalBackend(tmp_path / "store")
-    elif kind == "fsspec-file":
-        backend = FsspecBackend((tmp_path / "store").as_uri())
-    else:
-        backend = FsspecBackend(f"memory:///headrace-test-{uuid.uuid4().hex}")
-    return ArtifactStore(backend, cache_dir=tmp_path / "cache")
+        return open_artifact_store(str(tmp_path / "store"), cache_dir=cache)
+    if kind == "fsspec-file":  # the generic fsspec flavor on a file:// URL
+        backend = flavors.create("artifacts", "fsspec", {}, (tmp_path / "store").as_uri())
+        return ArtifactStore(backend, cache_dir=cache)
+    return open_artifact_store(f"memory:///headrace-test-{uuid.uuid4().hex}", cache_dir=cache)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -701,3 +704,23 @@ def test_manifest_lists_paths_sizes_and_digests(local_store: ArtifactStore, tmp_
         "size": 2,
         "sha256": hashlib.sha256(b"xx").hexdigest(),
     }
+
+
+def test_step_log_chunks_are_kept_apart_from_objects_and_survive_gc(store: ArtifactStore) -> None:
+    store.write_log_chunk("run1", "steprun1", 0, b"first line\n")
+    store.write_log_chunk("run1", "steprun1", 1, b"second line\n")
+    store.write_log_chunk("run1", "steprun2", 0, b"other step\n")
+    assert store.read_log("run1", "steprun1") == [(0, b"first line\n"), (1, b"second line\n")]
+    assert store.read_log("run1", "steprun1", after=0) == [(1, b"second line\n")]
+    assert store.read_log("run1", "nothing") == []
+    store.gc(set(), dry_run=False, grace_seconds=0)
+    assert len(store.read_log("run1", "steprun1")) == 2
+    with pytest.raises(UnsafePathError):
+        store.write_log_chunk("../escape", "steprun1", 0, b"x")
+
+
+def test_an_unknown_option_of_a_backend_flavor_is_a_clear_error(tmp_path: Path) -> None:
+    from headrace.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="artifacts flavor 'file' takes no option 'bucket'"):
+        open_artifact_store(str(tmp_path / "x"), storage_options={"bucket": "b"})

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from headrace.errors import StoreError
-from headrace.store.metadata import MetadataStore, _engine
+from headrace.store.metadata import _engine
 from headrace.store.metadata._engine import VERSION_CONSTRAINT, Database, mask_url
+from headrace.store.metadata.store import SqlMetadataStore as MetadataStore
 
 PG_NOWHERE = "postgresql+psycopg://alice:s3cr3t-pw@127.0.0.1:1/nowhere"
 

@@ -15,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from headrace.errors import StoreError
-from headrace.store.metadata import MetadataStore, _bootstrap, _schema
+from headrace.store.metadata import _bootstrap, _schema
 from headrace.store.metadata._engine import Database
+from headrace.store.metadata.store import SqlMetadataStore as MetadataStore
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -109,7 +110,7 @@ def test_revisions_form_one_chain_ending_at_the_head() -> None:
 def test_opening_a_fresh_store_does_not_import_alembic(metadata_store_url: str) -> None:
     code = (
         "import sys\n"
-        "from headrace.store.metadata import MetadataStore\n"
+        "from headrace.store.metadata.store import SqlMetadataStore as MetadataStore\n"
         "store = MetadataStore.open(sys.argv[1])\n"
         "store.close()\n"
         "print(store._schema_action, 'alembic' in sys.modules)\n"

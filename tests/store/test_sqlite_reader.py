@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from headrace.store import sqlite_reader
-from headrace.store.metadata import MetadataStore
+from headrace.store.metadata.store import SqlMetadataStore as MetadataStore
 
 
 def _store(tmp_path: Path) -> tuple[str, MetadataStore]:

@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("headrace.cli.serve:serve", "Serve a model version over HTTP (MODEL@ALIAS)."),
     "schedule": ("headrace.cli.schedule:schedule", "Add, list and remove pipeline schedules."),
     "scheduler": ("headrace.cli.schedule:scheduler", "Run due schedules in the foreground."),
+    "stack": ("headrace.cli.stack:stack", "Register, list, show, choose and delete stacks."),
 }
 
 

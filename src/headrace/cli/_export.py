@@ -87,7 +87,7 @@ def _table_writer(value: Any, target: Path) -> Any:
 
 def _copy_files(artifact: ArtifactVersion, target: Path) -> str:
     # The client's own artifact store (and its cache folder), verified against the hash.
-    source = artifact.client._stores.artifacts.fetch(artifact.hash)
+    source = artifact.client.stores.artifacts.fetch(artifact.hash)
     with _replacing(target, folder=True) as temp:
         count = 0
         for path in sorted(source.rglob("*")):

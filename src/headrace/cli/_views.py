@@ -90,9 +90,13 @@ def run_detail_dict(run: Run) -> dict[str, Any]:
     upstream = spec_upstream(run)
     steps = run.steps
     listed: list[dict[str, Any]] = []
+    mapped = {s["name"] for s in run.record.spec.get("steps", []) if s.get("map_over")}
     for name in [*upstream, *(n for n in steps if n not in upstream)]:
         if name in steps:
-            listed.append(step_dict(steps[name], upstream.get(name, [])))
+            base = name.partition("[")[0]
+            listed.append(step_dict(steps[name], upstream.get(name, upstream.get(base, []))))
+        elif name in mapped and any(n.startswith(name + "[") for n in steps):
+            continue  # its elements are listed, as name[0], name[1], ...
         else:
             listed.append({"name": name, "status": "not run", "upstream": upstream.get(name, [])})
-    return {**run_dict(run), "steps": listed}
+    return {**run_dict(run), "stack": run.stack, "steps": listed}

@@ -35,7 +35,7 @@ def gc(dry_run: bool, grace: float, as_json: bool) -> None:
       headrace gc
       headrace gc --delete
     """
-    from headrace.runner.stores import open_stores
+    from headrace.store.stores import open_stores
 
     stores = open_stores(open_client().settings)
     report = stores.artifacts.gc(

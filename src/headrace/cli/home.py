@@ -44,7 +44,7 @@ def init() -> None:
     """
     from headrace.home import CONFIG_FILE, PROJECT_FOLDER, ensure_home, resolve_settings
     from headrace.store.artifacts import open_artifact_store
-    from headrace.store.metadata import MetadataStore
+    from headrace.store.stores import open_metadata_store
 
     folder = state().home or (Path.cwd() / PROJECT_FOLDER)
     existed = folder.is_dir()
@@ -62,7 +62,7 @@ def init() -> None:
     settings = resolve_settings(folder)
     sqlite = _sqlite_file(settings.metadata_url)
     had_db = sqlite.exists() if sqlite else False
-    MetadataStore.open(settings.metadata_url).close()
+    open_metadata_store(settings).close()
     verb = "exists " if (sqlite is None or had_db) else "created"
     report.append((verb, f"{mask_password(settings.metadata_url)}  (metadata store)"))
 

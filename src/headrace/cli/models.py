@@ -12,7 +12,7 @@ from headrace.cli._refs import open_client
 
 if TYPE_CHECKING:
     from headrace.models.registry import ModelVersion
-    from headrace.store.metadata.registry import PromotionRecord
+    from headrace.store.records import PromotionRecord
 
 
 def _split(ref: str) -> tuple[str, str]:

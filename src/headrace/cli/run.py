@@ -92,7 +92,7 @@ def run(
 def _client_with_open_stores() -> Client:
     """The client of the chosen home, its stores opened: an unusable store (say, a home
     that cannot be created) fails here, before any step runs or any record is written."""
-    from headrace.runner.stores import open_stores
+    from headrace.store.stores import open_stores
 
     client = open_client()
     open_stores(client.settings)

@@ -89,6 +89,8 @@ def render_run(run: Run) -> None:
         ("parameters", out.key_values(run.parameters)),
         ("environment", _environment_line(run)),
     ]
+    if record.stack:
+        details.append(("stack", _stack_line(record.stack)))
     if record.origin_run_id:
         details.append(("reproduces", f"run {record.origin_run_id[:12]}"))
     if record.error:
@@ -98,6 +100,22 @@ def render_run(run: Run) -> None:
     click.echo("")
     for line in step_tree(run):
         click.echo(line)
+
+
+def _stack_line(stack: dict[str, Any]) -> str:
+    from headrace.cli.home import mask_password
+
+    orchestrator = stack.get("orchestrator") or {}
+    parts = [
+        str(stack.get("name", "default")),
+        f"orchestrator {orchestrator.get('flavor', 'local')}",
+        f"artifacts {(stack.get('artifacts') or {}).get('uri', '?')}",
+        f"metadata {mask_password(str((stack.get('metadata') or {}).get('url', '?')))}",
+    ]
+    tracker = stack.get("tracker")
+    if tracker:
+        parts.append(f"tracker {tracker.get('flavor')}")
+    return ", ".join(parts)
 
 
 def _environment_line(run: Run) -> str:
@@ -119,7 +137,13 @@ def step_tree(run: Run) -> list[str]:
     """The steps as a tree: each step under the last step it waits for, in pipeline order."""
     glyphs = out.Glyphs()
     upstream = spec_upstream(run)
-    steps = run.steps
+    steps = dict(run.steps)
+    mapped = {s["name"] for s in run.record.spec.get("steps", []) if s.get("map_over")}
+    elements: dict[str, list[StepRun]] = {}
+    for name in list(steps):
+        base, bracket, _ = name.partition("[")
+        if bracket and base in mapped:
+            elements.setdefault(base, []).append(steps.pop(name))
     order = [*upstream, *(n for n in steps if n not in upstream)]
     position = {name: i for i, name in enumerate(order)}
     children: dict[str | None, list[str]] = {}
@@ -140,8 +164,14 @@ def step_tree(run: Run) -> list[str]:
         below = prefix if top else prefix + (glyphs.blank if last else glyphs.pipe)
         parents = [p for p in upstream.get(name, []) if p in position]
         others = [p for p in parents if parents and p != max(parents, key=position.__getitem__)]
-        lines.append(prefix + connector + _step_heading(name, steps.get(name), others))
         detail_prefix = below + (glyphs.pipe if kids else glyphs.blank)
+        if name in mapped:
+            lines.append(prefix + connector + _map_heading(name, elements.get(name, []), others))
+            for element in elements.get(name, []):
+                if element.status in ("failed", "cancelled", "crashed"):
+                    lines.append(detail_prefix + _step_heading(element.name, element, []))
+        else:
+            lines.append(prefix + connector + _step_heading(name, steps.get(name), others))
         for detail in _step_details(steps.get(name), outputs.get(name, []), glyphs.arrow):
             lines.append(detail_prefix + detail)
         for i, kid in enumerate(kids):
@@ -150,6 +180,21 @@ def step_tree(run: Run) -> list[str]:
     for root in children.get(None, []):
         walk(root, "", True, True)
     return lines
+
+
+def _map_heading(name: str, elements: list[StepRun], also_after: list[str]) -> str:
+    """One line for a mapped step: how many elements, how they ended, how many hit."""
+    if not elements:
+        return "  ".join([out.bold(name), out.status("not run"), "map"])
+    counts: dict[str, int] = {}
+    for element in elements:
+        counts[element.status] = counts.get(element.status, 0) + 1
+    hits = sum(1 for e in elements if e.cache_hit)
+    ended = ", ".join(f"{n} {out.status(status)}" for status, n in sorted(counts.items()))
+    parts = [out.bold(name), f"map of {len(elements)}: {ended}", f"{hits} cache hits"]
+    if also_after:
+        parts.append(out.dim(f"(also after {', '.join(also_after)})"))
+    return "  ".join(parts)
 
 
 def _step_heading(name: str, step: StepRun | None, also_after: list[str]) -> str:
@@ -192,3 +237,57 @@ def _verdict(metadata: dict[str, Any]) -> str:
     """A report artifact's verdict (validation, drift, slices...), recorded as metadata."""
     verdict = metadata.get("verdict")
     return f"  {verdict}" if isinstance(verdict, str) else ""
+
+
+@runs.command("logs", short_help="Print what a run's steps printed and logged.")
+@click.argument("run_ref", metavar="RUN")
+@click.argument("step", required=False)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing while the run is running.")
+def logs(run_ref: str, step: str | None, follow: bool) -> None:
+    """Print the captured stdout, stderr and log records of every step of RUN (or of
+    STEP: a step name, or `name[i]` for one element of a map), in pipeline order.
+    With --follow, new output is printed as it is stored until the run ends."""
+    import time
+
+    from headrace.runner.logs import FLUSH_SECONDS
+
+    client = open_client()
+    run = client.run(run_ref)
+    artifacts = client.stores.artifacts
+    seen: dict[str, int] = {}
+
+    def selected() -> list[StepRun]:
+        current = run.refresh()
+        found = list(current.steps.values())
+        if step is not None:
+            found = [s for s in found if s.name == step or s.name.startswith(step + "[")]
+        return found
+
+    def emit(steps: list[StepRun]) -> None:
+        for step_run in steps:
+            for seq, data in artifacts.read_log(
+                run.id, step_run.id, after=seen.get(step_run.id, -1)
+            ):
+                if step is None or len(steps) > 1:
+                    prefix = out.dim(f"[{step_run.name}] ")
+                    text = data.decode("utf-8", "replace")
+                    click.echo(
+                        "".join(prefix + line for line in text.splitlines(keepends=True)), nl=False
+                    )
+                else:
+                    click.echo(data.decode("utf-8", "replace"), nl=False)
+                seen[step_run.id] = seq
+
+    steps = selected()
+    if step is not None and not steps and not follow:
+        raise click.UsageError(
+            f"run {run.id[:12]} has no step '{step}' (steps: {', '.join(run.steps)})"
+        )
+    emit(steps)
+    while follow:
+        current = run.refresh()
+        if current.status != "running":
+            emit(selected())
+            break
+        time.sleep(FLUSH_SECONDS)
+        emit(selected())

@@ -41,7 +41,14 @@ from __future__ import annotations
 
 from headrace.materializers._boundary import load, save
 from headrace.materializers._matplotlib import PNGImage
-from headrace.materializers._registry import get, register, select, type_name
+from headrace.materializers._registry import (
+    apply_registrations,
+    get,
+    register,
+    registrations,
+    select,
+    type_name,
+)
 from headrace.materializers._text import HTMLString, MarkdownString
 from headrace.materializers.base import Materializer
 
@@ -50,9 +57,11 @@ __all__ = [
     "MarkdownString",
     "Materializer",
     "PNGImage",
+    "apply_registrations",
     "get",
     "load",
     "register",
+    "registrations",
     "save",
     "select",
     "type_name",

@@ -129,6 +129,33 @@ class Registry:
             self._user_types[type_name] = materializer
             self._resolved.clear()
 
+    def registrations(self) -> dict[str, str]:
+        """The registrations made in this process, as plain strings (type name ->
+        materializer name or ``module:Class``): sent with step tasks, so a step run in
+        another process sees what the driver registered."""
+        with self._lock:
+            return {
+                type_name: spec
+                if isinstance(spec, str)
+                else f"{spec.__module__}:{spec.__qualname__}"
+                for type_name, spec in self._user_types.items()
+            }
+
+    def apply(self, registrations: dict[str, str]) -> None:
+        """Make the registrations of another process (see :meth:`registrations`) here."""
+        for type_name, spec in registrations.items():
+            with self._lock:
+                current = self._user_types.get(type_name)
+            if current is not None and (
+                current == spec
+                or (
+                    not isinstance(current, str)
+                    and f"{current.__module__}:{current.__qualname__}" == spec
+                )
+            ):
+                continue
+            self.register(type_name, spec)
+
     # -- lookups -----------------------------------------------------------------------
 
     def get(self, name: str) -> Materializer:
@@ -282,6 +309,15 @@ def register(type_name: str | type[Any], materializer: Spec) -> None:
     REGISTRY.register(
         _qualified(type_name) if isinstance(type_name, type) else type_name, materializer
     )
+
+
+def registrations() -> dict[str, str]:
+    """This process's registrations, as strings a step task carries."""
+    return REGISTRY.registrations()
+
+
+def apply_registrations(values: dict[str, str]) -> None:
+    REGISTRY.apply(values)
 
 
 def get(name: str) -> Materializer:

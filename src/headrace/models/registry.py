@@ -16,17 +16,17 @@ from headrace.models import gates as _gates
 from headrace.models._model import STAGES, Model, check_name
 from headrace.models.errors import PromotionRefusedError
 from headrace.runner.step_runner import load_artifact
-from headrace.runner.stores import Stores, open_stores
-from headrace.store.metadata.registry import ModelStore, ModelVersionRecord, PromotionRecord
-from headrace.store.records import ArtifactVersionRecord
+from headrace.store.protocols import RegistryStore
+from headrace.store.records import ArtifactVersionRecord, ModelVersionRecord, PromotionRecord
+from headrace.store.stores import Stores, open_stores
 
 log = logging.getLogger("headrace")
 
 ACTOR_ENV = "HEADRACE_USER"
 
 
-def model_store(stores: Stores) -> ModelStore:
-    return ModelStore.of(stores.metadata)
+def model_store(stores: Stores) -> RegistryStore:
+    return stores.metadata.registry
 
 
 def current_actor() -> str:
@@ -177,8 +177,8 @@ class RegisteredModel:
         self.client = client
 
     @property
-    def _store(self) -> ModelStore:
-        return model_store(self.client._stores)
+    def _store(self) -> RegistryStore:
+        return model_store(self.client.stores)
 
     def versions(self, limit: int | None = None) -> list[ModelVersion]:
         """Versions, newest first."""
@@ -324,7 +324,7 @@ class ModelVersion:
 
     def log_metadata(self, values: Mapping[str, Any]) -> ModelVersion:
         """Merge JSON key/values into this version's metadata; returns the updated version."""
-        record = model_store(self.client._stores).update_metadata(self.id, values)
+        record = model_store(self.client.stores).update_metadata(self.id, values)
         self.record = record
         return self
 

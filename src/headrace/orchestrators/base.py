@@ -1,71 +1,55 @@
-"""The orchestrator protocol and flavor discovery through entry points."""
+"""The orchestrator protocol: an executor of step tasks, found through its flavor.
+
+An orchestrator never schedules: the driver's :class:`~headrace.runner.scheduler.Scheduler`
+decides what runs, in which order, what is cached, skipped or retried. An orchestrator
+is told when a run starts (``open``), is handed one
+:class:`~headrace.runner.task.StepTask` at a time (``submit``) and returns a future of
+the result dict that :func:`~headrace.runner.task.execute_task` produced wherever the
+task ran. A task whose process or node died resolves with an exception (ideally
+:class:`~headrace.runner.scheduler.TaskLostError`); the scheduler records it as a failed
+attempt and retries it like any other. ``max_in_flight`` caps how many tasks the
+scheduler hands over at once (None: no cap).
+
+A new engine is a class with these four methods, registered as the entry point
+``orchestrator.NAME`` in the ``headrace.flavors`` group; its ``__init__`` keyword
+arguments are its options.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from headrace.errors import ConfigError
-from headrace.home import StoreSettings
-from headrace.spec.types import PipelineSpec
+from headrace import flavors
 
 if TYPE_CHECKING:
-    from headrace.runner.step_runner import Reuse
+    from headrace.runner.scheduler import RunContext
+    from headrace.runner.task import StepTask
 
-FLAVOR_GROUP = "headrace.flavors"
 
-
+@runtime_checkable
 class Orchestrator(Protocol):
-    """Runs every step of a spec and records the run; returns the run id.
+    max_in_flight: int | None
 
-    On a failed step the run is recorded as failed and the StepError of the first failed
-    step (in pipeline order) is raised, after independent branches have finished.
-    ``reuse`` maps step names to the outputs an earlier run completed (resume).
-    """
+    def open(self, context: RunContext) -> None:
+        """A run starts (connect to the engine, start a pool)."""
 
-    def run(
-        self,
-        spec: PipelineSpec,
-        settings: StoreSettings,
-        *,
-        functions: Mapping[str, Callable[..., Any]] | None = None,
-        origin_run_id: str | None = None,
-        reuse: Mapping[str, Reuse] | None = None,
-    ) -> str: ...
+    def submit(self, task: StepTask) -> Future[dict[str, Any]]:
+        """Start one step task; the future resolves to its result dict."""
+        ...
 
+    def cancel(self) -> None:
+        """Stop every task in flight (Ctrl-C, or the run failed)."""
 
-@functools.cache
-def _flavors() -> dict[str, Any]:
-    from importlib.metadata import entry_points
-
-    return {ep.name: ep for ep in entry_points(group=FLAVOR_GROUP)}
+    def close(self) -> None:
+        """The run ended (always called after ``open``)."""
 
 
 def load_orchestrator(config: Mapping[str, Any]) -> Orchestrator:
-    """Build the orchestrator a stack config names (``flavor`` defaults to ``local``)."""
+    """Build the orchestrator a stack config names (``flavor`` defaults to ``local``;
+    every other key is an option of that flavor)."""
     options = dict(config)
     flavor = str(options.pop("flavor", "local"))
-    if flavor == "local":
-        # The default needs no entry point, so a source checkout works without installing.
-        from headrace.orchestrators.local import LocalOrchestrator
-
-        factory: Any = LocalOrchestrator
-    else:
-        entry = _flavors().get(f"orchestrator.{flavor}")
-        if entry is None:
-            known = sorted(n.split(".", 1)[1] for n in _flavors() if n.startswith("orchestrator."))
-            raise ConfigError(
-                f"unknown orchestrator flavor '{flavor}' (known: {', '.join(known) or 'local'})"
-            )
-        try:
-            factory = entry.load()
-        except Exception as exc:
-            dist = entry.dist.name if entry.dist else "unknown distribution"
-            raise ConfigError(
-                f"orchestrator flavor '{flavor}' from {dist} failed to load: {exc}"
-            ) from exc
-    try:
-        return factory(**options)  # type: ignore[no-any-return]
-    except TypeError as exc:
-        raise ConfigError(f"orchestrator '{flavor}': {exc}") from exc
+    orchestrator: Orchestrator = flavors.create("orchestrator", flavor, options)
+    return orchestrator

@@ -1,141 +1,71 @@
-"""Run a pipeline in this process, independent steps in parallel threads."""
+"""Run step tasks on this machine: in threads of this process (default) or each in its
+own process (``isolation="process"``).
+
+- ``threads``: a bounded pool (``max_parallel``, default: CPU count, at most 4). Threads
+  share the driver's open stores and its function objects; a step's heavy work (numpy,
+  pandas, scikit-learn) releases the GIL, so independent branches overlap. A thread
+  cannot be stopped, so a step with a ``timeout`` runs in its own process anyway.
+- ``process``: every step task in its own process group (``python -m headrace.runner``),
+  so Ctrl-C and timeouts stop a step at once, and a crashing step (a segfault, the OOM
+  killer) cannot take the driver with it. Steps must be importable (module level).
+"""
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from headrace.errors import ConfigError, StepError
-from headrace.home import StoreSettings
-from headrace.runner.isolation import cancel_children, run_step_isolated
-from headrace.runner.liveness import Heartbeat
-from headrace.runner.runs import finish_run, start_run
-from headrace.runner.step_runner import Reuse, StepResult, run_step
-from headrace.runner.stores import Stores, open_stores
-from headrace.spec.dag import downstream_of
-from headrace.spec.types import PipelineSpec
+from headrace.errors import ConfigError
+from headrace.runner.isolation import ChildProcesses
+from headrace.runner.scheduler import RunContext
+from headrace.runner.task import StepTask, execute_task
+
+ISOLATION = ("threads", "process")
 
 
 class LocalOrchestrator:
-    """Steps run in a bounded thread pool (``max_parallel``, default: CPU count, at most 4).
+    """The ``local`` flavor: options ``max_parallel`` and ``isolation``."""
 
-    Threads share the process's open stores; a step's own heavy work (numpy, pandas,
-    scikit-learn) releases the GIL, so independent branches overlap. A step with a
-    ``timeout`` runs in a child process that is killed when the time is up.
-    """
-
-    def __init__(self, max_parallel: int | None = None) -> None:
+    def __init__(self, max_parallel: int | None = None, isolation: str = "threads") -> None:
         if max_parallel is not None and (
             not isinstance(max_parallel, int) or isinstance(max_parallel, bool) or max_parallel < 1
         ):
             raise ConfigError(f"max_parallel must be a positive integer, got {max_parallel!r}")
+        if isolation not in ISOLATION:
+            raise ConfigError(f"isolation must be one of {', '.join(ISOLATION)}, got {isolation!r}")
         self.max_parallel = max_parallel or min(4, os.cpu_count() or 1)
+        self.isolation = isolation
+        self.max_in_flight: int | None = self.max_parallel
+        self._pool: ThreadPoolExecutor | None = None
+        self._children = ChildProcesses()
+        self._context: RunContext | None = None
 
-    def run(
-        self,
-        spec: PipelineSpec,
-        settings: StoreSettings,
-        *,
-        functions: Mapping[str, Callable[..., Any]] | None = None,
-        origin_run_id: str | None = None,
-        reuse: Mapping[str, Reuse] | None = None,
-    ) -> str:
-        stores = open_stores(settings)
-        run_id = start_run(stores, spec, origin_run_id=origin_run_id)
-        try:
-            with Heartbeat(stores, [run_id]):
-                failures = self._execute(
-                    spec, settings, stores, run_id, functions or {}, reuse or {}
-                )
-        except BaseException as exc:
-            status = "failed" if isinstance(exc, Exception) else "cancelled"
-            finish_run(stores, run_id, status=status, error=f"{type(exc).__name__}: {exc}")
-            raise
-        if failures:
-            first = next(name for name in spec.order() if name in failures)
-            finish_run(stores, run_id, status="failed", error=str(failures[first]))
-            raise failures[first]
-        finish_run(stores, run_id, status="completed")
-        return run_id
+    def open(self, context: RunContext) -> None:
+        self._context = context
+        self._children = ChildProcesses()
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.max_parallel, thread_name_prefix="headrace-step"
+        )
 
-    def _execute(
-        self,
-        spec: PipelineSpec,
-        settings: StoreSettings,
-        stores: Stores,
-        run_id: str,
-        functions: Mapping[str, Callable[..., Any]],
-        reuse: Mapping[str, Reuse],
-    ) -> dict[str, StepError]:
-        upstream = spec.upstream
-        results: dict[str, StepResult] = {}
-        failures: dict[str, StepError] = {}
-        running: dict[Future[StepResult], str] = {}
-        pending = spec.order()
+    def submit(self, task: StepTask) -> Future[dict[str, Any]]:
+        assert self._pool is not None and self._context is not None, "open() first"
+        if self.isolation == "process" or task.timeout is not None:
+            return self._pool.submit(self._children.run, task.to_dict(), timeout=task.timeout)
+        context = self._context
+        return self._pool.submit(
+            execute_task,
+            task,
+            function=context.functions.get(task.step),
+            stores=context.stores,
+        )
 
-        def submit(pool: ThreadPoolExecutor, name: str) -> None:
-            step = spec.step(name)
-            inputs = {arg: results[b.step].outputs[b.output] for arg, b in step.inputs.items()}
-            if step.options.timeout is not None and name not in reuse:
-                future = pool.submit(
-                    run_step_isolated,
-                    spec,
-                    name,
-                    settings,
-                    run_id,
-                    inputs,
-                    timeout=step.options.timeout,
-                )
-            else:
-                future = pool.submit(
-                    run_step,
-                    spec,
-                    name,
-                    settings,
-                    run_id,
-                    inputs,
-                    function=functions.get(name),
-                    reuse=reuse.get(name),
-                )
-            running[future] = name
+    def cancel(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._children.cancel()
 
-        pool = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="headrace-step")
-        try:
-            while pending or running:
-                for name in [n for n in pending if all(p in results for p in upstream[n])]:
-                    if len(running) >= self.max_parallel:
-                        break
-                    pending.remove(name)
-                    submit(pool, name)
-                if not running:
-                    break  # everything left waits on a failed step
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = running.pop(future)
-                    error = future.exception()
-                    if error is None:
-                        results[name] = future.result()
-                        continue
-                    if not isinstance(error, StepError):
-                        raise error
-                    failures[name] = error
-                    for lost in downstream_of(upstream, [name]):
-                        if lost in pending:
-                            pending.remove(lost)
-                            stores.metadata.record_skipped_step(
-                                run_id=run_id,
-                                name=lost,
-                                reason=f"upstream step '{name}' failed",
-                                at=time.time(),
-                            )
-        except BaseException:
-            # Ctrl-C or a store failure: start nothing new. Steps in threads finish their
-            # current call; steps in child processes are killed by their runner.
-            pool.shutdown(wait=False, cancel_futures=True)
-            cancel_children(run_id)
-            raise
-        pool.shutdown(wait=True)
-        return failures
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

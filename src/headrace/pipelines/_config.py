@@ -17,7 +17,7 @@ if typing.TYPE_CHECKING:
     pass
 
 _STEP_CONFIG_KEYS = StepOptions.names() | {"parameters"}
-_RUN_CONFIG_KEYS = frozenset({"parameters", "cache", "steps", "orchestrator"})
+_RUN_CONFIG_KEYS = frozenset({"parameters", "cache", "steps", "orchestrator", "stack"})
 
 
 # -- run configuration -----------------------------------------------------------------------
@@ -50,6 +50,8 @@ def _validate_run_config(data: Mapping[str, Any], where: str) -> dict[str, Any]:
     for key in ("parameters", "steps", "orchestrator"):
         if key in data and not isinstance(data[key], Mapping):
             raise ConfigError(f"{where}: '{key}' must be a mapping")
+    if "stack" in data and (not isinstance(data["stack"], str) or not data["stack"]):
+        raise ConfigError(f"{where}: 'stack' must be the name of a registered stack")
     if "cache" in data and not isinstance(data["cache"], bool):
         raise ConfigError(f"{where}: 'cache' must be true or false")
     for step_name, options in dict(data.get("steps", {})).items():

@@ -20,7 +20,13 @@ if typing.TYPE_CHECKING:
     from headrace.client import Run
     from headrace.models import Model
 from headrace.pipelines._config import _merge_config, _validate_run_config, load_run_config
-from headrace.pipelines._tracing import _plain, _Tracer, _tracer
+from headrace.pipelines._tracing import (
+    OutputRef,
+    _plain,
+    _Tracer,
+    _tracer,
+    qualify_artifact_names,
+)
 
 P = ParamSpec("P")
 
@@ -56,9 +62,11 @@ class Pipeline(Generic[P]):
         cache: bool | None = None,
         orchestrator: Mapping[str, Any] | None = None,
         model: Model | str | None = None,
+        stack: str | None = None,
     ) -> Pipeline[P]:
         """A copy with run configuration: a YAML file or dict (keys ``parameters``, ``cache``,
-        ``steps: {name: {parameters: ..., cache: ..., retries: ...}}``, ``orchestrator``),
+        ``steps: {name: {parameters: ..., cache: ..., retries: ...}}``, ``orchestrator``,
+        ``stack``: a registered stack's name),
         then the keyword arguments on top. ``model`` registers a new version of that
         model for every completed run."""
         merged = _merge_config(self.config, load_run_config(config) if config is not None else {})
@@ -71,6 +79,8 @@ class Pipeline(Generic[P]):
             extra["cache"] = cache
         if orchestrator is not None:
             extra["orchestrator"] = orchestrator
+        if stack is not None:
+            extra["stack"] = stack
         merged = _merge_config(merged, _validate_run_config(extra, "with_options()"))
         return Pipeline(
             self.func,
@@ -105,8 +115,9 @@ class Pipeline(Generic[P]):
         source = FunctionRef(
             self.func.__module__, self.func.__qualname__, inspect.getsourcefile(self.func)
         )
+        steps = qualify_artifact_names(tracer.steps)
         spec = PipelineSpec(
-            name=self.name, parameters=params, steps=tuple(tracer.steps.values()), source=source
+            name=self.name, parameters=params, steps=tuple(steps.values()), source=source
         )
         spec.order()  # raises on a cycle
         return spec, tracer.functions
@@ -144,18 +155,46 @@ class Pipeline(Generic[P]):
         from headrace.client import Client
         from headrace.stack import active_stack
 
-        if _tracer.get() is not None:
-            raise DefinitionError(
-                f"pipeline '{self.name}' cannot be called inside another pipeline"
-            )
+        tracer = _tracer.get()
+        if tracer is not None:
+            nested: Any = self._nest(tracer, args, dict(kwargs))
+            return nested  # type: ignore[no-any-return]
         spec, functions = self._trace(args, kwargs)
-        stack = active_stack(orchestrator=self.config.get("orchestrator"))
-        run_id = stack.orchestrator.run(spec, stack.settings, functions=functions)
+        stack = active_stack(
+            stack=self.config.get("stack"), orchestrator=self.config.get("orchestrator")
+        )
+        run_id = stack.run(spec, functions=functions)
         if self.model is not None:
             from headrace.models.registry import register_run
 
             register_run(stack.settings, self.model, run_id)
         return Client(settings=stack.settings).run(run_id)
+
+    def _nest(self, tracer: _Tracer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Called inside another pipeline's body: trace this body into that graph, under
+        the namespace ``id=`` (default: this pipeline's name). Arguments may be step
+        outputs of the outer pipeline; the body's return value is passed back."""
+        namespace = kwargs.pop("id", None) if "id" not in self.signature.parameters else None
+        namespace = namespace or self.name
+        if not isinstance(namespace, str) or not namespace.isidentifier():
+            raise DefinitionError(f"sub-pipeline id={namespace!r} must be a Python identifier")
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise DefinitionError(f"sub-pipeline '{self.name}': {exc}") from None
+        bound.apply_defaults()
+        for pname, value in bound.arguments.items():
+            if not isinstance(value, OutputRef) and not is_json_value(value):
+                raise DefinitionError(
+                    f"sub-pipeline '{self.name}': argument '{pname}' is a "
+                    f"{type(value).__name__}, neither a step output nor a JSON value"
+                )
+        token = tracer.enter(namespace)
+        try:
+            body: Callable[..., Any] = self.func
+            return body(*bound.args, **bound.kwargs)
+        finally:
+            tracer.leave(token)
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name}>"

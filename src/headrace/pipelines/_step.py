@@ -75,6 +75,16 @@ class Step(Generic[P, R]):
             return self.func(*args, **kwargs)
         return tracer.add(self, args, dict(kwargs))  # type: ignore[no-any-return]
 
+    def map(self, items: Any, /, **kwargs: Any) -> Any:
+        """Run this step once per element of ``items``: inside a pipeline, a step output
+        holding a list (its length known only at run time) or a literal list; the first
+        parameter not given in ``kwargs`` receives each element. Outside a pipeline, a
+        plain list of the function's results."""
+        tracer = _tracer.get()
+        if tracer is None:
+            return [self.func(item, **kwargs) for item in items]
+        return tracer.add(self, (), dict(kwargs), map_items=items)
+
     def __repr__(self) -> str:
         return f"<step {self.name}>"
 
@@ -96,6 +106,7 @@ def step(
     allow_pickle: bool = False,
     materializers: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[P, R]], Step[P, R]]: ...
 
 

@@ -1,80 +1,87 @@
-"""Run one step in this process from a JSON task: ``python -m headrace.runner TASK.json``
-(or ``-`` for standard input). Prints the step result as JSON.
+"""Run one step task in this process: ``python -m headrace.runner [--result FILE]
+[--parent PID] TASK.json|-`` (``-``: the task on standard input).
 
-The task holds ``spec`` (PipelineSpec.to_dict()), ``step``, ``settings``
-(StoreSettings.to_dict()), ``run_id`` and ``inputs`` (input name -> artifact version id).
-This is how a subprocess or a remote worker runs a step: the spec is all it needs.
-A task with ``parent_pid`` (a step with a timeout, run by the local orchestrator) ends
-when that process does, see :func:`stop_with_parent`.
+The task is a :class:`~headrace.runner.task.StepTask` as JSON; the result dict of
+:func:`~headrace.runner.task.execute_task` goes to ``--result`` (or standard output).
+With ``--parent``, the process kills its own group when that process is no longer its
+parent: the parent enforces timeouts and records a step whose process died, and an
+orphaned step would run on unwatched. A task with a timeout stops itself when the
+step's own time is up (see ``headrace.runner.isolation``). Exit code 0 means a result
+was written, whatever it says.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
 import sys
 import threading
 import time
-
-from headrace.errors import HeadraceError
-from headrace.home import StoreSettings
-from headrace.runner.step_runner import run_step
-from headrace.spec.types import PipelineSpec
+from pathlib import Path
+from typing import Any
 
 PARENT_POLL_S = 0.5
 
 
 def stop_with_parent(parent_pid: int) -> None:
-    """Kill this process and its group once ``parent_pid`` is no longer its parent.
-
-    The parent enforces the step's timeout and records a step whose process died; if
-    the parent is killed (kill -9, OOM) an orphaned step would run on unwatched and
-    could record outputs for a run already marked crashed."""
-
     def watch() -> None:
         while os.getppid() == parent_pid:
             time.sleep(PARENT_POLL_S)
-        if hasattr(os, "killpg"):
-            os.killpg(os.getpgrp(), signal.SIGKILL)
-        os._exit(1)
+        _kill_group()
 
     threading.Thread(target=watch, name="headrace-parent-watch", daemon=True).start()
 
 
+def _kill_group() -> None:
+    if hasattr(os, "killpg"):
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    os._exit(1)
+
+
+def _write(result: dict[str, Any], target: str | None) -> None:
+    text = json.dumps(result)
+    if target is None:
+        print(text, flush=True)
+        return
+    partial = Path(target + ".part")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(target)  # the parent never reads half a result
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m headrace.runner TASK.json|-", file=sys.stderr)
-        return 2
-    if argv[0] == "-":
+    parser = argparse.ArgumentParser(prog="python -m headrace.runner")
+    parser.add_argument("--result")
+    parser.add_argument("--parent", type=int)
+    parser.add_argument("task")
+    args = parser.parse_args(argv)
+    if args.parent is not None:
+        stop_with_parent(args.parent)
+    if args.task == "-":
         text = sys.stdin.read()
     else:
-        with open(argv[0], encoding="utf-8") as handle:
+        with open(args.task, encoding="utf-8") as handle:
             text = handle.read()
-    task = json.loads(text)
-    if task.get("parent_pid") is not None:
-        stop_with_parent(int(task["parent_pid"]))
-    try:
-        result = run_step(
-            PipelineSpec.from_dict(task["spec"]),
-            task["step"],
-            StoreSettings.from_dict(task["settings"]),
-            task["run_id"],
-            task["inputs"],
-            step_run_id=task.get("step_run_id"),
-        )
-    except HeadraceError as exc:
-        print(json.dumps({"error": str(exc), "type": type(exc).__name__}))
-        return 1
-    print(
-        json.dumps(
+    from headrace.runner.task import execute_task
+
+    def timed_out(seconds: float) -> None:
+        _write(
             {
-                "step_run_id": result.step_run_id,
-                "cache_hit": result.cache_hit,
-                "outputs": result.outputs,
-            }
+                "status": "failed",
+                "error": f"timed out after {seconds:g}s of the step's own time",
+                "error_type": "TimeoutError",
+                "timed_out": True,
+                "traceback": f"timed out after {seconds:g}s of the step's own time "
+                "(its process was killed; start-up is not counted)",
+            },
+            args.result,
         )
-    )
+        _kill_group()
+
+    result = execute_task(json.loads(text), on_timeout=timed_out)
+    result.pop("exception", None)
+    _write(result, args.result)
     return 0
 
 

@@ -1,9 +1,16 @@
-"""Run a step in a child process, so that a timeout or Ctrl-C can stop it for real.
+"""Run a step task in a child process, so that a timeout or Ctrl-C can stop it for real.
 
-Threads cannot be killed; processes can. A step with ``timeout=`` runs through
-``python -m headrace.runner`` in its own process group, and when the time is up the whole
-group is killed, the step run is recorded as failed with the reason, and its temporary
-files go with the process (the artifact store's in-flight files are removed by ``gc``).
+Threads cannot be killed; processes can. The child is ``python -m headrace.runner``
+in its own process group, fed the task on standard input; it writes its result to a
+file and inherits the terminal, so what the step prints shows as it would in a thread
+(and is captured into the step's logs by the child itself).
+
+A step's timeout counts the step's own time: the child starts the clock when it calls
+the step's function, not when the interpreter starts, and when the time is up it
+flushes the step's log, writes a ``timed_out`` result and kills its own group. The
+parent only keeps a backstop (the timeout plus :data:`STARTUP_ALLOWANCE`) for a child
+that cannot even do that. A child whose parent dies kills itself (see
+``headrace.runner.__main__``).
 """
 
 from __future__ import annotations
@@ -14,151 +21,97 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from headrace.errors import DefinitionError, StepError, StoreError
-from headrace.home import StoreSettings
-from headrace.runner.step_runner import StepResult
-from headrace.runner.stores import open_stores
-from headrace.spec.types import PipelineSpec
-
-_lock = threading.Lock()
-_children: dict[str, set[subprocess.Popen[str]]] = {}  # run id -> live step processes
-_cancelled: set[str] = set()
+STARTUP_ALLOWANCE = 120.0  # seconds a child may take to import before its clock starts
 
 
-def cancel_children(run_id: str) -> None:
-    """Kill the step processes of a run (Ctrl-C in the driving process)."""
-    with _lock:
-        _cancelled.add(run_id)
-        procs = list(_children.get(run_id, ()))
-    for proc in procs:
-        _kill(proc, reap=False)  # the thread waiting on it reaps it
+class ChildProcesses:
+    """The live step processes of one orchestrator, so cancel() can kill them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[subprocess.Popen[bytes]] = set()
+        self.cancelled = False
+
+    def run(self, task: dict[str, Any], *, timeout: float | None) -> dict[str, Any]:
+        """Run one task in a child and return its result dict (a failure result if the
+        child died, was killed, or never reported)."""
+        from headrace.runner.scheduler import TaskLostError
+
+        with tempfile.TemporaryDirectory(prefix="headrace-task-") as folder:
+            result_file = Path(folder) / "result.json"
+            env = dict(os.environ)
+            # The child must import headrace and the step's module the way this process did.
+            env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "headrace.runner",
+                    "--result",
+                    str(result_file),
+                    "--parent",
+                    str(os.getpid()),
+                    "-",
+                ],
+                stdin=subprocess.PIPE,
+                env=env,
+                start_new_session=True,  # its own process group: a kill reaches its children
+            )
+            with self._lock:
+                if self.cancelled:
+                    _kill(proc)
+                    raise TaskLostError("cancelled")
+                self._live.add(proc)
+            started = time.monotonic()
+            backstop = None if timeout is None else timeout + STARTUP_ALLOWANCE
+            try:
+                assert proc.stdin is not None
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.write(json.dumps(task).encode())
+                    proc.stdin.close()
+                try:
+                    proc.wait(timeout=backstop)
+                except subprocess.TimeoutExpired:
+                    _kill(proc)
+                    raise TaskLostError(
+                        f"timed out: its process gave no sign for {backstop:g}s"
+                    ) from None
+            except BaseException:
+                _kill(proc)
+                raise
+            finally:
+                with self._lock:
+                    self._live.discard(proc)
+            if self.cancelled:
+                raise TaskLostError("cancelled")
+            try:
+                result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
+                return result
+            except (OSError, ValueError):
+                code = proc.returncode
+                how = f"signal {-code}" if code < 0 else f"exit code {code}"
+                raise TaskLostError(
+                    f"its process died ({how}) after {time.monotonic() - started:.1f}s "
+                    "without reporting a result"
+                ) from None
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            live = list(self._live)
+        for proc in live:
+            _kill(proc, wait=False)  # the thread waiting on it reaps it
 
 
-def run_step_isolated(
-    spec: PipelineSpec,
-    step_name: str,
-    settings: StoreSettings,
-    run_id: str,
-    inputs: Mapping[str, str],
-    *,
-    timeout: float | None,
-) -> StepResult:
-    step = spec.step(step_name)
-    if "<locals>" in step.function.qualname:
-        raise DefinitionError(
-            "a step with a timeout runs in its own process, so it must be defined at module level",
-            step=step_name,
-        )
-    step_run_id = uuid.uuid4().hex
-    task = {
-        "spec": spec.to_dict(),
-        "step": step_name,
-        "settings": settings.to_dict(),
-        "run_id": run_id,
-        "inputs": dict(inputs),
-        "step_run_id": step_run_id,
-        "parent_pid": os.getpid(),  # the step process ends if this one is killed
-    }
-    env = dict(os.environ)
-    # The child must import headrace and the step's module the way this process did.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "headrace.runner", "-"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,  # its own process group: a kill reaches its children too
-    )
-    with _lock:
-        _children.setdefault(run_id, set()).add(proc)
-    started = time.monotonic()
-    try:
-        out, err = proc.communicate(json.dumps(task), timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        reason = f"timed out after {timeout:g}s"
-        _record_stopped(settings, step_run_id, run_id, step_name, inputs, reason)
-        raise StepError(reason, step=step_name, run_id=run_id) from None
-    except BaseException:  # Ctrl-C: stop the child with us
-        _kill(proc)
-        _record_stopped(
-            settings, step_run_id, run_id, step_name, inputs, "cancelled", status="cancelled"
-        )
-        raise
-    finally:
-        with _lock:
-            _children.get(run_id, set()).discard(proc)
-    if run_id in _cancelled:
-        _record_stopped(
-            settings, step_run_id, run_id, step_name, inputs, "cancelled", status="cancelled"
-        )
-        raise StepError("cancelled", step=step_name, run_id=run_id)
-    result = _parse(out)
-    if proc.returncode == 0 and "outputs" in result:
-        return StepResult(result["step_run_id"], bool(result["cache_hit"]), dict(result["outputs"]))
-    if "error" in result:
-        raise StepError(result["error"].split(" failed: ", 1)[-1], step=step_name, run_id=run_id)
-    tail = err.strip().splitlines()[-1] if err.strip() else f"exit code {proc.returncode}"
-    reason = f"its process died after {time.monotonic() - started:.1f}s: {tail}"
-    _record_stopped(settings, step_run_id, run_id, step_name, inputs, reason)
-    raise StepError(reason, step=step_name, run_id=run_id)
-
-
-def _parse(out: str) -> dict[str, Any]:
-    for line in reversed(out.strip().splitlines()):
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    return {}
-
-
-def _kill(proc: subprocess.Popen[str], *, reap: bool = True) -> None:
-    """Kill the step's process group; ``reap`` also waits for it and closes its pipes
-    (only the thread that owns ``proc`` may do that)."""
-    with contextlib.suppress(ProcessLookupError):
+def _kill(proc: subprocess.Popen[bytes], *, wait: bool = True) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    if reap:
-        proc.communicate()
-
-
-def _record_stopped(
-    settings: StoreSettings,
-    step_run_id: str,
-    run_id: str,
-    step_name: str,
-    inputs: Mapping[str, str],
-    reason: str,
-    *,
-    status: str = "failed",
-) -> None:
-    """Mark the child's step run as stopped; create it if the child died before it could."""
-    meta = open_stores(settings).metadata
-    try:
-        meta.get_step_run(step_run_id)
-    except StoreError:
-        meta.create_step_run(
-            step_run_id=step_run_id,
-            run_id=run_id,
-            name=step_name,
-            started_at=time.time(),
-            inputs=dict(inputs),
-        )
-    meta.finish_step_run(
-        step_run_id,
-        status=status,
-        ended_at=time.time(),
-        cache_key=None,
-        cache_components={},
-        error=reason,
-    )
+    if wait:
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=10)

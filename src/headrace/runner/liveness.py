@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from headrace.runner.stores import Stores
+from headrace.store.stores import Stores
 
 HEARTBEAT_ENV = "HEADRACE_HEARTBEAT_SECONDS"
 DEFAULT_INTERVAL = 10.0

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from headrace import environment
 from headrace.runner.liveness import owner_token
-from headrace.runner.stores import Stores
 from headrace.spec.types import PipelineSpec
+from headrace.store.stores import Stores
 
 
-def start_run(stores: Stores, spec: PipelineSpec, *, origin_run_id: str | None = None) -> str:
+def start_run(
+    stores: Stores,
+    spec: PipelineSpec,
+    *,
+    origin_run_id: str | None = None,
+    stack: Mapping[str, Any] | None = None,
+) -> str:
     """Record a new ``running`` run with this process's environment; return its id."""
     source_file = spec.source.file if spec.source else None
     env = environment.snapshot(source_file)
@@ -27,6 +35,7 @@ def start_run(stores: Stores, spec: PipelineSpec, *, origin_run_id: str | None =
         started_at=time.time(),
         origin_run_id=origin_run_id,
         owner=owner_token(),
+        stack=dict(stack) if stack else None,
     )
     return run_id
 

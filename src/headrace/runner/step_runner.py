@@ -1,144 +1,201 @@
-"""Run one step: check the cache, load inputs, call the function, store outputs, record.
+"""Run one attempt of one step where a task landed: load inputs, call the function with
+its logs captured and its hooks told, store the outputs, record the completed step run.
 
-:func:`run_step` needs only the pipeline spec, the step's name, the store settings, the
-run id and the artifact version ids of its inputs. The local orchestrator calls it in a
-thread; a subprocess or a Ray task calls the very same function.
+The scheduler has already decided that the step must run (it was no cache hit) and
+created its step run; this module only executes. A failure is returned to the
+scheduler, which retries or records it; success is recorded here, in one transaction
+with the new artifact versions, because only this process holds the outputs.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import tempfile
+import threading
 import time
 import traceback
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from headrace import materializers
-from headrace.errors import HeadraceError, MaterializerError, StepError
-from headrace.hashing import cache_key, explain_cache_miss
-from headrace.home import StoreSettings
+from headrace.errors import MaterializerError
+from headrace.hooks import ArtifactEvent, Hooks, StepEvent
+from headrace.runner import logs
 from headrace.runner.context import StepContext, activate, deactivate
 from headrace.runner.functions import resolve_function
-from headrace.runner.stores import Stores, open_stores
+from headrace.runner.task import StepTask, failure_result, node_name
 from headrace.spec.types import PipelineSpec, StepSpec
-from headrace.store.records import ArtifactVersionRecord, NewArtifactVersion, StepRunRecord
+from headrace.store.records import ArtifactVersionRecord, NewArtifactVersion
+from headrace.store.stores import Stores
 
 log = logging.getLogger("headrace")
 
 
-@dataclass(frozen=True, slots=True)
-class Reuse:
-    """Outputs of a step that completed in an earlier run, offered to a resumed run."""
-
-    run_id: str
-    outputs: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    step_run_id: str
-    cache_hit: bool
-    outputs: dict[str, str]  # output name -> artifact version id
-
-
-def run_step(
+def execute_step(
+    task: StepTask,
     spec: PipelineSpec,
-    step_name: str,
-    settings: StoreSettings,
-    run_id: str,
-    inputs: Mapping[str, str],
+    stores: Stores,
+    hooks: Hooks,
     *,
     function: Callable[..., Any] | None = None,
-    step_run_id: str | None = None,
-    reuse: Reuse | None = None,
-) -> StepResult:
-    """Execute ``step_name`` of ``spec`` within run ``run_id``. Raises StepError on failure,
-    after recording the step run as failed. ``step_run_id`` lets a parent process that
-    launched this step in a child know the id of its record in advance. ``reuse`` (from
-    a resume) takes the outputs an earlier run's step completed, if their bytes exist."""
-    stores = open_stores(settings)
-    step = spec.step(step_name)
-    meta = stores.metadata
-    input_records = {name: meta.get_artifact_version_by_id(vid) for name, vid in inputs.items()}
-    components = _cache_components(step, input_records)
-    key = cache_key(components)
-    step_run_id = step_run_id or uuid.uuid4().hex
-    meta.create_step_run(
-        step_run_id=step_run_id,
-        run_id=run_id,
-        name=step.name,
+    on_timeout: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    step = spec.step(task.step)
+    event = StepEvent(
+        run_id=task.run_id,
+        step_run_id=task.step_run_id,
+        name=task.run_name,
+        pipeline=spec.name,
+        parameters=dict(step.parameters),
+        attempt=task.attempt,
+        map_index=task.map_index,
         started_at=time.time(),
-        inputs=dict(inputs),
     )
-
-    if reuse is not None and _outputs_intact(stores, step, reuse.outputs):
-        return _finish_reused(
-            stores,
-            step_run_id,
-            key,
-            components,
-            reuse.outputs,
-            f"resumed: reused the outputs of run {reuse.run_id[:12]}",
-        )
-    if step.options.cache:
-        cached = meta.find_cached_step_run(key)
-        if cached is not None and _outputs_intact(stores, step, cached.outputs):
-            return _reuse(stores, cached, key, components, step_run_id)
-        reason = _miss_reason(stores, spec, step, components, had_key=cached is not None)
-    else:
-        reason = "caching is off for this step"
-
-    def fails(what: str, attempts: int) -> AbstractContextManager[None]:
-        def record(exc: BaseException) -> None:
-            _record_failure(stores, step_run_id, key, components, reason, exc, attempts=attempts)
-
-        return _failure_recorded(record, step.name, run_id, what)
-
-    with fails("could not load its inputs", attempts=0):
-        func = function or resolve_function(step.function, step=step.name)
-        values = {name: load_artifact(stores, rec) for name, rec in input_records.items()}
-
+    sink = logs.LogSink(stores.artifacts, task.run_id, task.step_run_id)
     staging = Path(tempfile.mkdtemp(prefix="headrace-step-"))
     ctx = StepContext(
-        run_id=run_id,
-        step_run_id=step_run_id,
-        step_name=step.name,
+        run_id=task.run_id,
+        step_run_id=task.step_run_id,
+        step_name=task.run_name,
         pipeline_name=spec.name,
         output_names=tuple(step.output_names),
         staging_dir=staging,
         artifact_root=stores.artifacts.root_uri,
     )
+    stage = "could not load its inputs"
     try:
-        with fails("", attempts=step.options.retries + 1):
-            result, attempts = _call_with_retries(func, {**step.parameters, **values}, step, ctx)
-        with fails("could not store its outputs", attempts=attempts):
-            new_versions = _store_outputs(stores, step, result, staging, ctx)
+        with logs.capturing(sink):
+            func = function or resolve_function(step.function, step=step.name)
+            kwargs = dict(step.parameters)
+            kwargs.update(
+                load_inputs(stores, step, task.inputs, task.map_index if task.map_split else None)
+            )
+            stage = ""
+            hooks.call("step_start", step=event)
+            token = activate(ctx)
+            watchdog = _watchdog(task.timeout, sink, on_timeout)
+            try:
+                result = func(**kwargs)
+            finally:
+                if watchdog is not None:
+                    watchdog.cancel()
+                deactivate(token)
+            stage = "could not store its outputs"
+            new_versions = _store_outputs(stores, step, result, staging)
+    except Exception as exc:
+        text = "".join(traceback.format_exception(exc, limit=-8))
+        error = failure_result(exc, text, log=sink.summary())
+        error["exception"] = exc  # in this process only: the StepError's __cause__
+        if stage:
+            error["error"] = f"{stage}: {error['error']}"
+        hooks.call("failure", step=event, error=text)
+        return error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
-    # If recording fails, the stored bytes stay unreferenced (gc removes them); the step
-    # run must not stay "running".
-    with fails("could not record its outputs", attempts=attempts):
-        records = meta.finish_step_run(
-            step_run_id,
+    metadata = dict(ctx.step_metadata)
+    if sink.stored or sink.dropped:
+        metadata["logs"] = sink.summary()
+    output_metadata = {k: dict(v) for k, v in ctx.output_metadata.items()}
+    if task.map_index is not None:
+        metadata["map_index"] = task.map_index
+        for name in new_versions:
+            output_metadata.setdefault(name, {})["map_index"] = task.map_index
+    if task.previous_errors:
+        metadata["attempt_errors"] = list(task.previous_errors)
+    stage = "could not record its outputs"
+    try:
+        records = stores.metadata.finish_step_run(
+            task.step_run_id,
             status="completed",
             ended_at=time.time(),
-            cache_key=key,
-            cache_components=components,
+            cache_key=task.cache_key,
+            cache_components=task.cache_components,
             cache_hit=False,
-            cache_reason=reason,
-            attempts=attempts,
+            cache_reason=task.cache_reason,
+            attempts=task.attempt,
             outputs=new_versions,
-            metadata=ctx.step_metadata,
-            output_metadata=ctx.output_metadata,
+            metadata=metadata,
+            output_metadata=output_metadata,
         )
-    return StepResult(step_run_id, False, {name: rec.id for name, rec in records.items()})
+    except Exception as exc:
+        # The stored bytes stay unreferenced (gc removes them).
+        error = failure_result(exc, traceback.format_exc())
+        error["error"] = f"{stage}: {error['error']}"
+        return error
+    artifacts = {name: artifact_event(task, rec, name) for name, rec in records.items()}
+    for artifact in artifacts.values():
+        hooks.call("artifact_saved", artifact=artifact)
+    links = hooks.call(
+        "step_end",
+        step=event,
+        status="completed",
+        metadata=metadata,
+        metrics=[],
+        outputs=artifacts,
+        cache_hit=False,
+        error=None,
+    )
+    if links:
+        merged: dict[str, Any] = {}
+        for found in links:
+            if isinstance(found, Mapping):
+                merged.update(found)
+        if merged:
+            try:
+                stores.metadata.add_step_run_metadata(task.step_run_id, {"links": merged})
+            except Exception as exc:
+                log.warning("could not record the tracker links of %s: %s", task.run_name, exc)
+    return {
+        "status": "completed",
+        "step_run_id": task.step_run_id,
+        "outputs": {name: rec.id for name, rec in records.items()},
+        "node": node_name(),
+    }
+
+
+def _watchdog(
+    timeout: float | None, sink: logs.LogSink, on_timeout: Callable[[float], None] | None
+) -> threading.Timer | None:
+    """Start the step's own clock: at ``timeout`` seconds flush its log and stop it."""
+    if timeout is None or on_timeout is None:
+        return None
+
+    def expire() -> None:
+        message = f"headrace: timed out after {timeout:g}s of the step's own time\n"
+        sink.write(message)  # this thread has no step context: write to the sink itself
+        sys.__stderr__.write(message) if sys.__stderr__ is not None else None
+        sink.flush()
+        on_timeout(timeout)
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def artifact_event(task: StepTask, rec: ArtifactVersionRecord, output: str) -> ArtifactEvent:
+    return ArtifactEvent(
+        run_id=task.run_id,
+        step_run_id=task.step_run_id,
+        step=task.run_name,
+        output=output,
+        name=rec.name,
+        version=rec.version,
+        artifact_version_id=rec.id,
+        hash=rec.hash,
+        uri=rec.uri,
+        type=rec.type,
+        materializer=rec.materializer,
+        size=rec.size,
+        metadata=dict(rec.metadata),
+    )
+
+
+# -- inputs -----------------------------------------------------------------------------------
 
 
 def load_artifact(stores: Stores, record: ArtifactVersionRecord) -> Any:
@@ -148,105 +205,41 @@ def load_artifact(stores: Stores, record: ArtifactVersionRecord) -> Any:
     return materializers.load(folder, record.materializer, record.type)
 
 
-# -- pieces ----------------------------------------------------------------------------
-
-
-def _cache_components(
-    step: StepSpec, inputs: Mapping[str, ArtifactVersionRecord]
+def load_inputs(
+    stores: Stores, step: StepSpec, inputs: Mapping[str, Any], map_index: int | None
 ) -> dict[str, Any]:
-    return {
-        "code": step.code_hash,
-        "parameters": step.parameters,
-        "inputs": {name: rec.hash for name, rec in inputs.items()},
-        "materializers": {
-            o.name: step.options.materializers.get(o.name) or o.materializer or o.type
-            for o in step.outputs
-        },
-        "cache_version": step.options.cache_version,
-    }
+    """The values of a step's inputs: one object per artifact version id, a list for a
+    list of ids (fan-in), and for a map element the element of its list input."""
+    ids = [i for value in inputs.values() for i in (value if isinstance(value, list) else [value])]
+    records = stores.metadata.get_artifact_versions_by_ids(ids) if ids else {}
+    values: dict[str, Any] = {}
+    for name, value in inputs.items():
+        if isinstance(value, list):
+            values[name] = [load_artifact(stores, records[i]) for i in value]
+        elif name == step.map_over and map_index is not None:
+            values[name] = element_of(load_artifact(stores, records[value]), map_index, step)
+        else:
+            values[name] = load_artifact(stores, records[value])
+    if step.map_over and map_index is not None and step.map_over not in inputs:
+        # A map over a literal list: the element is in the parameters.
+        values[step.map_over] = element_of(step.parameters[step.map_over], map_index, step)
+    return values
 
 
-def _outputs_intact(stores: Stores, step: StepSpec, outputs: Mapping[str, str]) -> bool:
-    """A cache hit only counts if every output's bytes are still in the artifact store."""
-    if set(outputs) != set(step.output_names):
-        return False
-    for version_id in outputs.values():
-        record = stores.metadata.get_artifact_version_by_id(version_id)
-        if not stores.artifacts.has(record.hash):
-            return False
-    return True
+def element_of(items: Any, index: int, step: StepSpec) -> Any:
+    try:
+        return items[index]
+    except (IndexError, KeyError, TypeError) as exc:
+        raise MaterializerError(
+            f"step '{step.name}' maps over '{step.map_over}', which has no element {index}"
+        ) from exc
 
 
-def _reuse(
-    stores: Stores, cached: StepRunRecord, key: str, components: dict[str, Any], step_run_id: str
-) -> StepResult:
-    reason = (
-        f"same inputs, parameters and code as step run {cached.id[:12]} of run {cached.run_id[:12]}"
-    )
-    return _finish_reused(stores, step_run_id, key, components, cached.outputs, reason)
-
-
-def _finish_reused(
-    stores: Stores,
-    step_run_id: str,
-    key: str,
-    components: dict[str, Any],
-    outputs: Mapping[str, str],
-    reason: str,
-) -> StepResult:
-    stores.metadata.finish_step_run(
-        step_run_id,
-        status="completed",
-        ended_at=time.time(),
-        cache_key=key,
-        cache_components=components,
-        cache_hit=True,
-        cache_reason=reason,
-        attempts=0,
-        outputs=dict(outputs),
-    )
-    return StepResult(step_run_id, True, dict(outputs))
-
-
-def _miss_reason(
-    stores: Stores, spec: PipelineSpec, step: StepSpec, components: dict[str, Any], *, had_key: bool
-) -> str:
-    if had_key:
-        return "an earlier run had the same key but its outputs are missing from the artifact store"
-    previous = stores.metadata.previous_step_run(pipeline=spec.name, step=step.name)
-    return explain_cache_miss(previous.cache_components if previous else None, components)
-
-
-def _call_with_retries(
-    func: Callable[..., Any], kwargs: dict[str, Any], step: StepSpec, ctx: StepContext
-) -> tuple[Any, int]:
-    attempts = step.options.retries + 1
-    delay = step.options.retry_delay
-    for attempt in range(1, attempts + 1):
-        token = activate(ctx)
-        try:
-            return func(**kwargs), attempt
-        except Exception as exc:
-            if attempt == attempts:
-                raise
-            log.warning(
-                "step '%s' failed (attempt %d of %d): %s: %s; retrying in %.1fs",
-                step.name,
-                attempt,
-                attempts,
-                type(exc).__name__,
-                exc,
-                delay,
-            )
-            time.sleep(delay)
-            delay *= step.options.retry_backoff
-        finally:
-            deactivate(token)
-    raise AssertionError("unreachable")
+# -- outputs ----------------------------------------------------------------------------------
 
 
 def _store_outputs(
-    stores: Stores, step: StepSpec, result: Any, staging: Path, ctx: StepContext
+    stores: Stores, step: StepSpec, result: Any, staging: Path
 ) -> dict[str, NewArtifactVersion]:
     names = step.output_names
     if not names:
@@ -284,64 +277,16 @@ def _store_outputs(
         folders[spec_out.name] = (folder, metadata, chosen.name)
 
     versions: dict[str, NewArtifactVersion] = {}
-    for name, (folder, metadata, chosen_name) in folders.items():
+    for spec_out in step.outputs:
+        folder, metadata, chosen_name = folders[spec_out.name]
         stored = stores.artifacts.put_dir(folder)
-        versions[name] = NewArtifactVersion(
-            name=name,
+        versions[spec_out.name] = NewArtifactVersion(
+            name=spec_out.artifact_name,
             hash=stored.hash,
             uri=stored.uri,
-            type=str(metadata.get("type") or materializers.type_name(values[name])),
+            type=str(metadata.get("type") or materializers.type_name(values[spec_out.name])),
             materializer=chosen_name,
             size=stored.size,
             metadata=metadata,
         )
     return versions
-
-
-def _record_failure(
-    stores: Stores,
-    step_run_id: str,
-    key: str,
-    components: dict[str, Any],
-    reason: str,
-    exc: BaseException,
-    *,
-    attempts: int,
-) -> None:
-    status = "failed" if isinstance(exc, Exception) else "cancelled"
-    text = "".join(traceback.format_exception(exc, limit=-8))
-    try:
-        stores.metadata.finish_step_run(
-            step_run_id,
-            status=status,
-            ended_at=time.time(),
-            cache_key=key,
-            cache_components=components,
-            cache_reason=reason,
-            error=text[-20000:],
-            attempts=attempts,
-        )
-    except HeadraceError as error:
-        # One line, no traceback: without logging configured, Python prints warnings on
-        # stderr, and a command line promises one clear line per failure.
-        log.warning("could not record the failure of step run %s: %s", step_run_id, error)
-
-
-@contextmanager
-def _failure_recorded(
-    record: Callable[[BaseException], None], step: str, run_id: str, what: str
-) -> Iterator[None]:
-    """Record any failure of the block on the step run, then raise it as a StepError
-    (Ctrl-C and exits are recorded and passed on as they are)."""
-    try:
-        yield
-    except BaseException as exc:
-        record(exc)
-        if not isinstance(exc, Exception):
-            raise
-        raise _step_error(exc, step, run_id, what) from exc
-
-
-def _step_error(exc: Exception, step: str, run_id: str, what: str = "") -> StepError:
-    prefix = f"{what}: " if what else ""
-    return StepError(f"{prefix}{type(exc).__name__}: {exc}", step=step, run_id=run_id)

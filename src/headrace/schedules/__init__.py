@@ -26,8 +26,9 @@ from typing import Any
 from headrace.errors import ConfigError, HeadraceError
 from headrace.home import StoreSettings
 from headrace.runner.liveness import owner_token
-from headrace.runner.stores import open_stores
-from headrace.store.metadata.registry import ARTIFACT_TRIGGER, ModelStore, ScheduleRecord
+from headrace.store.protocols import ScheduleStore
+from headrace.store.records import ARTIFACT_TRIGGER, ScheduleRecord
+from headrace.store.stores import open_stores
 
 log = logging.getLogger("headrace.schedules")
 
@@ -57,8 +58,8 @@ def check_cron(cron: str) -> str:
     return cron
 
 
-def _store(settings: StoreSettings) -> ModelStore:
-    return ModelStore.of(open_stores(settings).metadata)
+def _store(settings: StoreSettings) -> ScheduleStore:
+    return open_stores(settings).metadata.schedules
 
 
 def add_schedule(

@@ -263,9 +263,7 @@ class ModelServer:
 
     def check_alias(self) -> bool:
         """Swap in the version the alias points at now, if it moved. True if swapped."""
-        from headrace.store.metadata.registry import ModelStore
-
-        store = ModelStore.of(self.client._stores.metadata)
+        store = self.client.stores.metadata.registry
         target = store.alias_target(self.model, self.alias)
         if target is None or target in (self.current.version_id, self._refused):
             return False

@@ -21,9 +21,9 @@ from typing import Any
 from headrace import environment, materializers
 from headrace.home import StoreSettings
 from headrace.runner.liveness import owner_token
-from headrace.runner.stores import Stores, open_stores
 from headrace.spec.types import FunctionRef, OutputSpec, PipelineSpec, StepSpec
 from headrace.store.records import NewArtifactVersion
+from headrace.store.stores import Stores, open_stores
 
 log = logging.getLogger("headrace.serving")
 
@@ -236,7 +236,7 @@ def read_inference_log(client: Any, *, model: str, limit: int = 20) -> Any:
 
     frames: list[Any] = []
     page, offset = max(limit * 4, 50), 0
-    meta = client._stores.metadata
+    meta = client.stores.metadata
     # Page through the log versions of every served model until this model's newest
     # ``limit`` are found: another model may log far more often.
     while len(frames) < limit:

@@ -30,6 +30,14 @@ class OutputSpec:
     name: str
     type: str | None = None  # the annotated type, as text, when there is one
     materializer: str | None = None  # an explicit materializer name
+    # The artifact name its versions are stored under: the output name, unless two step
+    # invocations of one pipeline produce the same name (then ``invocation.output``), or
+    # the step sits in a sub-pipeline (``namespace.output``).
+    artifact: str | None = None
+
+    @property
+    def artifact_name(self) -> str:
+        return self.artifact or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,23 @@ class InputBinding:
 
     step: str
     output: str
+    # The producer is a mapped step: the input receives the list of every element's
+    # output, in element order (or, as a step's map_over input, one element each).
+    collect: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"step": self.step, "output": self.output}
+        if self.collect:
+            data["collect"] = True
+        return data
+
+
+#: What feeds one input: one step output, or a list of them (``list[T]`` fan-in).
+Binding = InputBinding | tuple[InputBinding, ...]
+
+
+def bindings_of(binding: Binding) -> tuple[InputBinding, ...]:
+    return binding if isinstance(binding, tuple) else (binding,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +74,8 @@ class StepOptions:
     retry_backoff: float = 2.0
     allow_pickle: bool = False
     materializers: dict[str, str] = field(default_factory=dict)
-    timeout: float | None = None  # seconds; the step then runs in its own process
+    timeout: float | None = None  # seconds of the step's own time, per attempt
+    resources: dict[str, Any] = field(default_factory=dict)  # {"cpu": 2, "memory": "4GB"}
 
     @classmethod
     def names(cls) -> frozenset[str]:
@@ -62,14 +88,23 @@ class StepSpec:
     function: FunctionRef
     code_hash: str
     parameters: dict[str, Any]
-    inputs: dict[str, InputBinding]
+    inputs: dict[str, Binding]
     outputs: tuple[OutputSpec, ...]
     options: StepOptions = field(default_factory=StepOptions)
     after: tuple[str, ...] = ()
+    # ``step.map(items)``: the argument that receives one element per mapped step run.
+    map_over: str | None = None
 
     @property
     def upstream(self) -> list[str]:
-        return list(dict.fromkeys([b.step for b in self.inputs.values()] + list(self.after)))
+        steps = [b.step for binding in self.inputs.values() for b in bindings_of(binding)]
+        return list(dict.fromkeys(steps + list(self.after)))
+
+    def output(self, name: str) -> OutputSpec:
+        for out in self.outputs:
+            if out.name == name:
+                return out
+        raise KeyError(f"step '{self.name}' has no output '{name}'")
 
     @property
     def output_names(self) -> list[str]:
@@ -111,14 +146,21 @@ class PipelineSpec:
                     "code_hash": s.code_hash,
                     "parameters": s.parameters,
                     "inputs": {
-                        k: {"step": b.step, "output": b.output} for k, b in s.inputs.items()
+                        k: [x.to_dict() for x in b] if isinstance(b, tuple) else b.to_dict()
+                        for k, b in s.inputs.items()
                     },
                     "outputs": [
-                        {"name": o.name, "type": o.type, "materializer": o.materializer}
+                        {
+                            "name": o.name,
+                            "type": o.type,
+                            "materializer": o.materializer,
+                            **({"artifact": o.artifact} if o.artifact else {}),
+                        }
                         for o in s.outputs
                     ],
                     "options": {f.name: getattr(s.options, f.name) for f in fields(StepOptions)},
                     "after": list(s.after),
+                    **({"map_over": s.map_over} if s.map_over else {}),
                 }
                 for s in self.steps
             ],
@@ -138,10 +180,11 @@ class PipelineSpec:
                     function=FunctionRef(**s["function"]),
                     code_hash=s["code_hash"],
                     parameters=dict(s["parameters"]),
-                    inputs={k: InputBinding(**b) for k, b in s["inputs"].items()},
+                    inputs={k: _binding(b) for k, b in s["inputs"].items()},
                     outputs=tuple(OutputSpec(**o) for o in s["outputs"]),
                     options=StepOptions(**s["options"]),
                     after=tuple(s.get("after", ())),
+                    map_over=s.get("map_over"),
                 )
                 for s in data["steps"]
             )
@@ -151,6 +194,12 @@ class PipelineSpec:
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"malformed pipeline spec: {exc}") from exc
+
+
+def _binding(data: Any) -> Binding:
+    if isinstance(data, list):
+        return tuple(InputBinding(**b) for b in data)
+    return InputBinding(**data)
 
 
 def _ref_to_dict(ref: FunctionRef) -> dict[str, Any]:

@@ -58,6 +58,7 @@ _MANIFEST_FORMAT = "headrace.manifest/1"
 _MAX_MANIFEST_BYTES = 64 << 20
 _HASH = re.compile(r"[0-9a-f]{64}")
 _OBJECTS = "objects"
+_LOGS = "logs"
 _FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 _READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -366,6 +367,46 @@ class ArtifactStore:
         except OSError as exc:
             raise StoreError(f"cannot check artifact {content_hash}: {exc}") from exc
 
+    def has_many(self, content_hashes: Iterable[str]) -> dict[str, bool]:
+        """:meth:`has` for many objects (a large map's cache hits). On a local folder it
+        reads each manifest and lists each object folder directly, once; elsewhere it
+        asks :meth:`has` for each."""
+        wanted = {validate_hash(h) for h in content_hashes}
+        if not isinstance(self._backend, LocalBackend):
+            return {h: self.has(h) for h in wanted}
+        objects = Path(os.path.realpath(self._backend.root / _OBJECTS))
+        if not objects.is_relative_to(self._backend.root):
+            return dict.fromkeys(wanted, False)  # a planted link: nothing here counts
+        return {h: self._local_has(objects, h) for h in wanted}
+
+    def _local_has(self, objects: Path, content_hash: str) -> bool:
+        folder = objects / content_hash[:2] / content_hash
+        try:
+            fd = os.open(
+                folder.parent / (content_hash + MANIFEST_SUFFIX),
+                os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
+            )
+            with os.fdopen(fd, "rb") as source:
+                data = source.read(_MAX_MANIFEST_BYTES + 1)
+            if hashlib.sha256(data).hexdigest() != content_hash:
+                return False
+            entries = _parse_manifest(content_hash, data)
+            sizes: dict[str, int] = {}
+            stack = [(folder, "")]
+            while stack:
+                current, prefix = stack.pop()
+                with os.scandir(current) as listing:
+                    for item in listing:
+                        if item.is_symlink():
+                            return False
+                        if item.is_dir(follow_symlinks=False):
+                            stack.append((Path(item.path), f"{prefix}{item.name}/"))
+                        else:
+                            sizes[prefix + item.name] = item.stat(follow_symlinks=False).st_size
+        except (OSError, ArtifactCorruptedError, UnsafePathError):
+            return False
+        return all(sizes.get(entry.path) == entry.size for entry in entries)
+
     def _verify_stream(
         self, content_hash: str, entry: _Entry, source: BinaryIO, target: BinaryIO
     ) -> None:
@@ -517,6 +558,45 @@ class ArtifactStore:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    # -- step logs -----------------------------------------------------------------
+    # A step's output is kept as numbered chunks beside the objects, written as the step
+    # runs: each chunk is one atomic write, so a reader (``runs logs --follow``) and a
+    # crash see whole chunks only. gc never touches them (they are not objects).
+
+    @staticmethod
+    def _log_prefix(run_id: str, step_run_id: str) -> str:
+        return f"{_LOGS}/{validate_key(run_id)}/{validate_key(step_run_id)}"
+
+    def write_log_chunk(self, run_id: str, step_run_id: str, seq: int, data: bytes) -> None:
+        key = f"{self._log_prefix(run_id, step_run_id)}/{seq:08d}.log"
+        try:
+            self._backend.write_atomic(key, io.BytesIO(data))
+        except OSError as exc:
+            raise StoreError(f"cannot write the log of step run {step_run_id}: {exc}") from exc
+
+    def read_log(
+        self, run_id: str, step_run_id: str, *, after: int = -1
+    ) -> list[tuple[int, bytes]]:
+        """The log chunks of a step run numbered above ``after``, in order."""
+        prefix = self._log_prefix(run_id, step_run_id)
+        try:
+            entries = self._backend.list_files(prefix)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreError(f"cannot list the log of step run {step_run_id}: {exc}") from exc
+        chunks: list[tuple[int, bytes]] = []
+        for entry in entries:
+            name = entry.key.rsplit("/", 1)[-1]
+            if not (name.endswith(".log") and name[:-4].isdigit()):
+                continue
+            seq = int(name[:-4])
+            if seq <= after:
+                continue
+            with self._backend.open_read(entry.key) as handle:
+                chunks.append((seq, handle.read()))
+        return sorted(chunks)
+
     # -- garbage collection --------------------------------------------------------
 
     def _object_groups(self) -> dict[str, list[BackendEntry]]:
@@ -581,7 +661,7 @@ class ArtifactStore:
         )
 
 
-def _local_root(uri: str) -> Path | None:
+def local_root(uri: str) -> Path | None:
     """The folder of a plain path or ``file:`` URI; None for any other scheme."""
     from urllib.parse import unquote, urlsplit
     from urllib.request import url2pathname
@@ -604,23 +684,14 @@ def open_artifact_store(
     cache_dir: str | os.PathLike[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> ArtifactStore:
-    """A local folder path or ``file://`` URL, or any fsspec URL (``memory://``, ``s3://``)."""
+    """The content-addressed store over the byte backend the URI's scheme selects: the
+    ``artifacts.<scheme>`` flavor (``file`` for a plain path), else ``artifacts.fsspec``.
+    ``storage_options`` are the flavor's options."""
+    from headrace import flavors
+
     if not isinstance(uri, str) or not uri.strip() or "\x00" in uri:
         raise UnsafePathError(f"invalid artifact store location {uri!r}")
-    local = _local_root(uri)
-    if local is not None:
-        try:
-            return ArtifactStore(LocalBackend(local.absolute()), cache_dir=cache_dir)
-        except OSError as exc:
-            raise StoreError(f"cannot open the artifact store at {local}: {exc}") from exc
-    from headrace.store.backends import FsspecBackend
-
-    try:
-        backend = FsspecBackend(uri, storage_options=storage_options)
-    except ImportError as exc:
-        raise StoreError(f"cannot open the artifact store {uri!r}: {exc}") from exc
-    except (ValueError, OSError) as exc:
-        if isinstance(exc, StoreError):
-            raise
-        raise StoreError(f"cannot open the artifact store {uri!r}: {exc}") from exc
+    scheme = "file" if local_root(uri) is not None else flavors.scheme_of(uri)
+    name = scheme if f"artifacts.{scheme}" in flavors.registered() else "fsspec"
+    backend = flavors.create("artifacts", name, dict(storage_options or {}), uri)
     return ArtifactStore(backend, cache_dir=cache_dir)

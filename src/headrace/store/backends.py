@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast, runtime_checkable
 
-from headrace.errors import UnsafePathError
+from headrace.errors import StoreError, UnsafePathError
 
 __all__ = [
     "BackendEntry",
@@ -196,6 +196,19 @@ class LocalBackend:
         self._fsync = fsync
         self._ensure_tmp()
         self.root_uri = self._root.as_uri()
+
+    @classmethod
+    def from_uri(cls, uri: str, *, fsync: bool = True) -> LocalBackend:
+        """The ``artifacts.file`` flavor: a folder path or ``file://`` URI."""
+        from headrace.store.artifacts import local_root
+
+        root = local_root(uri)
+        if root is None:
+            raise UnsafePathError(f"{uri!r} is not a local folder or file:// URI")
+        try:
+            return cls(root.absolute(), fsync=fsync)
+        except OSError as exc:
+            raise StoreError(f"cannot open the artifact store at {root}: {exc}") from exc
 
     def _ensure_tmp(self) -> None:
         tmp = self._root / TMP_PREFIX
@@ -378,6 +391,21 @@ class FsspecBackend:
             os.makedirs(self._root, exist_ok=True)
             self._real_root = os.path.realpath(self._root)
         self.root_uri: str = str(fs.unstrip_protocol(self._root))
+
+    @classmethod
+    def from_uri(
+        cls, uri: str, *, atomic_rename: bool | None = None, **storage_options: Any
+    ) -> FsspecBackend:
+        """The ``artifacts.fsspec`` flavor: any fsspec URL; options are the filesystem's
+        ``storage_options`` (``endpoint_url``, ``key``, ...)."""
+        try:
+            return cls(uri, storage_options=storage_options, atomic_rename=atomic_rename)
+        except ImportError as exc:
+            raise StoreError(f"cannot open the artifact store {uri!r}: {exc}") from exc
+        except (ValueError, OSError, TypeError) as exc:
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(f"cannot open the artifact store {uri!r}: {exc}") from exc
 
     def __repr__(self) -> str:
         return f"FsspecBackend({self.root_uri!r})"

@@ -1,5 +1,5 @@
-"""SQL metadata store (SQLAlchemy 2 Core; SQLite embedded, PostgreSQL for teams)."""
+"""SQL metadata store (SQLAlchemy 2 Core; SQLite embedded, PostgreSQL for teams).
 
-from headrace.store.metadata.store import MetadataStore
-
-__all__ = ["MetadataStore"]
+Reached through the ``metadata.sqlite`` and ``metadata.postgresql`` flavors; code above
+``store/`` sees only :class:`headrace.store.protocols.MetadataStore`.
+"""

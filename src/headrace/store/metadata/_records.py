@@ -98,6 +98,7 @@ def _run_record(row: Row[Any], meta: dict[str, Any]) -> RunRecord:
         error=row.error,
         origin_run_id=row.origin_run_id,
         metadata=meta,
+        stack=_json_dict(row.stack) if row.stack is not None else None,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 #: Revisions this code knows, oldest first; the last one is what ``create_all`` builds.
-REVISIONS: tuple[str, ...] = ("0001", "0002")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003")
 HEAD_REVISION = REVISIONS[-1]
 
 #: Alembic's version table, renamed so other tools in the same database keep theirs.
@@ -60,6 +60,8 @@ runs = sa.Table(
     # Reserved for crash detection: the process that owns a running run and its pulse.
     sa.Column("heartbeat_at", sa.Double(), nullable=True),
     sa.Column("owner", sa.String(), nullable=True),
+    # The stack the run ran on: component kinds, flavors and option names (no secrets).
+    sa.Column("stack", sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint("id", name="pk_runs"),
     sa.ForeignKeyConstraint(["pipeline"], ["pipelines.name"], name="fk_runs_pipeline"),
     sa.ForeignKeyConstraint(
@@ -257,6 +259,17 @@ schedules = sa.Table(
     sa.Column("owner", sa.String(), nullable=True),
     sa.PrimaryKeyConstraint("name", name="pk_schedules"),
     sa.Index("ix_schedules_next_run_at", "next_run_at"),
+)
+
+#: Named stacks: which flavor of each component, with which options.
+stacks = sa.Table(
+    "stacks",
+    metadata,
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("components", sa.JSON(), nullable=False),
+    sa.Column("created_at", sa.Double(), nullable=False),
+    sa.Column("updated_at", sa.Double(), nullable=False),
+    sa.PrimaryKeyConstraint("name", name="pk_stacks"),
 )
 
 #: Tables whose presence means "a headrace store lives here".

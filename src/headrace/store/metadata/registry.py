@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -30,14 +29,19 @@ from headrace.store.metadata._schema import (
     schedules,
 )
 from headrace.store.metadata._writes import insert_ignore
+from headrace.store.records import (
+    ARTIFACT_TRIGGER,
+    ModelRecord,
+    ModelVersionRecord,
+    PromotionRecord,
+    ScheduleRecord,
+)
 
 if TYPE_CHECKING:
-    from headrace.store.metadata.store import MetadataStore
+    from headrace.store.metadata.store import SqlMetadataStore
 
 T = TypeVar("T")
 
-#: Prefix of the ``cron`` of a schedule that runs when an artifact gets a new version.
-ARTIFACT_TRIGGER = "@artifact "
 
 #: Unique constraints two concurrent writers can both pass before either commits.
 _RACES = (
@@ -48,66 +52,15 @@ _RACES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ModelVersionRecord:
-    id: str
-    model: str
-    version: int
-    run_id: str | None
-    metadata: dict[str, Any]
-    created_at: float
-    artifacts: dict[str, str] = field(default_factory=dict)  # name -> artifact version id
-    roles: dict[str, str] = field(default_factory=dict)  # name -> role
-    aliases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class PromotionRecord:
-    id: str
-    model: str
-    alias: str
-    model_version_id: str
-    version: int
-    previous_version_id: str | None
-    previous_version: int | None
-    actor: str
-    reason: str | None
-    checks: list[dict[str, Any]]
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRecord:
-    name: str
-    description: str | None
-    created_at: float
-    latest_version: int | None
-    aliases: dict[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleRecord:
-    name: str
-    target: str
-    cron: str
-    parameters: dict[str, Any]
-    created_at: float
-    next_run_at: float
-    last_run_at: float | None
-    last_status: str | None
-    running_since: float | None
-    owner: str | None
-
-
 class ModelStore:
     """Models, their versions, linked artifacts, aliases, promotions, and schedules."""
 
-    def __init__(self, metadata: MetadataStore) -> None:
+    def __init__(self, metadata: SqlMetadataStore) -> None:
         self._metadata = metadata
         self._db = metadata._db
 
     @classmethod
-    def of(cls, metadata: MetadataStore) -> ModelStore:
+    def of(cls, metadata: SqlMetadataStore) -> ModelStore:
         return cls(metadata)
 
     def _read(self, work: Callable[[Connection], T]) -> T:

@@ -2,20 +2,27 @@
 
 Every public method is one transaction (writes begin IMMEDIATE on SQLite) and is
 retried on transient database errors; see ``_engine``. Schema creation and migration
-happen in :meth:`MetadataStore.open`; see ``_bootstrap``.
+happen in :meth:`SqlMetadataStore.open`; see ``_bootstrap``.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from headrace.errors import ArtifactNotFoundError, ConfigError, RunNotFoundError, StoreError
+from headrace.errors import (
+    ArtifactNotFoundError,
+    ConfigError,
+    RunNotFoundError,
+    StackNotFoundError,
+    StoreError,
+)
 from headrace.store.metadata import _lineage
 from headrace.store.metadata._bootstrap import ensure_schema
 from headrace.store.metadata._engine import Database
@@ -31,8 +38,11 @@ from headrace.store.metadata._records import (
 from headrace.store.metadata._schema import (
     artifact_versions,
     environments,
+    metadata_values,
     pipelines,
     runs,
+    stacks,
+    step_io,
     step_runs,
 )
 from headrace.store.metadata._writes import (
@@ -47,16 +57,21 @@ from headrace.store.records import (
     ArtifactVersionRecord,
     LineageGraph,
     NewArtifactVersion,
+    ReusedStepRun,
     RunRecord,
+    StackRecord,
     StepRunRecord,
 )
+
+if TYPE_CHECKING:
+    from headrace.store.metadata.registry import ModelStore
 
 T = TypeVar("T")
 
 _AMBIGUOUS_SHOWN = 5
 
 
-class MetadataStore:
+class SqlMetadataStore:
     """Runs, step runs, artifact versions, lineage edges, metadata and environments.
 
     Open with :meth:`open`; one instance is safe to share between threads.
@@ -71,7 +86,7 @@ class MetadataStore:
         self._schema_action = schema_action  # "created" / "upgraded" by this open, or None
 
     @classmethod
-    def open(cls, url: str) -> MetadataStore:
+    def open(cls, url: str) -> SqlMetadataStore:
         """Open (creating or migrating under a lock) the store at a SQLAlchemy URL.
 
         ``sqlite:///path/to/headrace.db`` or ``postgresql+psycopg://user@host:port/db``.
@@ -86,19 +101,41 @@ class MetadataStore:
             raise
         return cls(db, action)
 
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> SqlMetadataStore:
+        """The ``metadata.sqlite`` / ``metadata.postgresql`` flavor: takes no options
+        (the URL says everything; a connection's pool size is ``HEADRACE_PG_POOL_SIZE``)."""
+        if options:
+            raise ConfigError(
+                f"the SQL metadata store takes no options, got {', '.join(sorted(options))}"
+            )
+        return cls.open(url)
+
+    @functools.cached_property
+    def registry(self) -> ModelStore:
+        """Models, versions, aliases and promotions on this store's database."""
+        from headrace.store.metadata.registry import ModelStore
+
+        return ModelStore(self)
+
+    @property
+    def schedules(self) -> ModelStore:
+        """Schedules and triggers (the same object as :attr:`registry`: one database)."""
+        return self.registry
+
     def close(self) -> None:
         """Release the store's connections. Closing twice is harmless."""
         self._closed = True
         self._db.dispose()
 
-    def __enter__(self) -> MetadataStore:
+    def __enter__(self) -> SqlMetadataStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return f"MetadataStore('{self._db.masked_url}')"
+        return f"SqlMetadataStore('{self._db.masked_url}')"
 
     def _read(self, work: Callable[[Connection], T]) -> T:
         self._check_open()
@@ -143,6 +180,7 @@ class MetadataStore:
         started_at: float,
         origin_run_id: str | None = None,
         owner: str | None = None,
+        stack: Mapping[str, Any] | None = None,
     ) -> RunRecord:
         """Insert a run with status ``running``. ``owner`` names the process that drives
         it (see :meth:`heartbeat` and :meth:`mark_crashed`)."""
@@ -172,6 +210,7 @@ class MetadataStore:
                 started_at=started_at,
                 ended_at=None,
                 origin_run_id=origin_run_id,
+                stack=dict(stack) if stack is not None else None,
             )
             conn.execute(
                 sa.insert(runs).values(
@@ -186,6 +225,7 @@ class MetadataStore:
                     origin_run_id=record.origin_run_id,
                     owner=owner,
                     heartbeat_at=started_at,
+                    stack=record.stack,
                 )
             )
             return record
@@ -418,6 +458,57 @@ class MetadataStore:
 
         return self._write(work)
 
+    def record_reused_steps(self, run_id: str, steps: Sequence[ReusedStepRun]) -> None:
+        """Insert completed cache-hit (or resume-reuse) step runs with their input and
+        output edges and metadata, all in ONE transaction."""
+        steps = list(steps)
+        if not steps:
+            return
+
+        def work(conn: Connection) -> None:
+            if not exists(conn, runs.c.id, run_id):
+                raise RunNotFoundError(f"no run with id '{run_id}' (recording reused steps)")
+            wanted = sorted({v for s in steps for v in (*s.inputs.values(), *s.outputs.values())})
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                require_versions(conn, {v: v for v in chunk}, "version reused by a step run")
+            conn.execute(
+                sa.insert(step_runs),
+                [
+                    {
+                        "id": s.step_run_id,
+                        "run_id": run_id,
+                        "name": s.name,
+                        "status": "completed",
+                        "cache_hit": True,
+                        "cache_key": s.cache_key,
+                        "cache_components": dict(s.cache_components),
+                        "cache_reason": s.cache_reason,
+                        "started_at": s.at,
+                        "ended_at": s.at,
+                        "attempts": 0,
+                    }
+                    for s in steps
+                ],
+            )
+            edges = [
+                {"step_run_id": s.step_run_id, "artifact_version_id": v, "direction": d, "name": n}
+                for s in steps
+                for d, mapping in (("input", s.inputs), ("output", s.outputs))
+                for n, v in mapping.items()
+            ]
+            if edges:
+                conn.execute(sa.insert(step_io), edges)
+            rows = [
+                {"entity_kind": STEP_RUN_KIND, "entity_id": s.step_run_id, "key": k, "value": v}
+                for s in steps
+                for k, v in s.metadata.items()
+            ]
+            if rows:  # fresh step runs: a plain insert, no upsert needed
+                conn.execute(sa.insert(metadata_values), rows)
+
+        self._write(work)
+
     def record_skipped_step(self, *, run_id: str, name: str, reason: str, at: float) -> None:
         """A step that never ran because something upstream failed.
 
@@ -502,6 +593,34 @@ class MetadataStore:
             upsert_metadata(conn, RUN_KIND, run_id, values)
 
         self._write(work)
+
+    def add_step_run_metadata(self, step_run_id: str, values: Mapping[str, Any]) -> None:
+        """Set key/values on a step run (a key set again takes the new value)."""
+        values = dict(values)
+
+        def work(conn: Connection) -> None:
+            if not exists(conn, step_runs.c.id, step_run_id):
+                raise StoreError(f"no step run with id '{step_run_id}'")
+            upsert_metadata(conn, STEP_RUN_KIND, step_run_id, values)
+
+        self._write(work)
+
+    def find_cached_step_runs(self, cache_keys: Iterable[str]) -> dict[str, StepRunRecord]:
+        """:meth:`find_cached_step_run` for many keys in a few queries (a large map)."""
+        keys = list(dict.fromkeys(cache_keys))
+        found: dict[str, StepRunRecord] = {}
+        newest = (step_runs.c.ended_at.desc(), step_runs.c.id.desc())
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            where = sa.and_(step_runs.c.cache_key.in_(chunk), step_runs.c.status.in_(SUCCEEDED))
+
+            def work(conn: Connection, where: Any = where) -> list[StepRunRecord]:
+                return load_step_runs(conn, where, order_by=newest)
+
+            for record in self._read(work):
+                if record.cache_key is not None:
+                    found.setdefault(record.cache_key, record)
+        return found
 
     # -- artifact versions ---------------------------------------------------------
     def get_artifact_version(self, name: str, version: int | None = None) -> ArtifactVersionRecord:
@@ -594,6 +713,66 @@ class MetadataStore:
     def lineage_downstream(self, artifact_version_id: str) -> LineageGraph:
         """Transitive: step runs that consumed it, their outputs, their consumers, ..."""
         return self._read(lambda conn: _lineage.downstream(conn, artifact_version_id))
+
+    # -- stacks ---------------------------------------------------------------------
+    def put_stack(self, name: str, components: Mapping[str, Mapping[str, Any]]) -> StackRecord:
+        """Create or replace the stack ``name``."""
+        plain = {kind: dict(value) for kind, value in components.items()}
+
+        def work(conn: Connection) -> StackRecord:
+            now = time.time()
+            created = conn.execute(
+                sa.select(stacks.c.created_at).where(stacks.c.name == name)
+            ).scalar()
+            if created is None:
+                conn.execute(
+                    sa.insert(stacks).values(
+                        name=name, components=plain, created_at=now, updated_at=now
+                    )
+                )
+                created = now
+            else:
+                conn.execute(
+                    sa.update(stacks)
+                    .where(stacks.c.name == name)
+                    .values(components=plain, updated_at=now)
+                )
+            return StackRecord(name, plain, created, now)
+
+        return self._write(work)
+
+    def get_stack(self, name: str) -> StackRecord:
+        def work(conn: Connection) -> StackRecord:
+            row = conn.execute(sa.select(stacks).where(stacks.c.name == name)).first()
+            if row is None:
+                raise StackNotFoundError(f"no stack named '{name}'")
+            return _stack(row)
+
+        return self._read(work)
+
+    def list_stacks(self) -> list[StackRecord]:
+        def work(conn: Connection) -> list[StackRecord]:
+            rows = conn.execute(sa.select(stacks).order_by(stacks.c.name)).all()
+            return [_stack(row) for row in rows]
+
+        return self._read(work)
+
+    def delete_stack(self, name: str) -> None:
+        def work(conn: Connection) -> None:
+            gone = conn.execute(sa.delete(stacks).where(stacks.c.name == name)).rowcount
+            if not gone:
+                raise StackNotFoundError(f"no stack named '{name}'")
+
+        self._write(work)
+
+
+def _stack(row: Any) -> StackRecord:
+    return StackRecord(
+        name=row.name,
+        components={k: dict(v) for k, v in dict(row.components).items()},
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 def _check_page(limit: int | None, offset: int) -> None:
