@@ -25,6 +25,7 @@ from headrace.hashing import cache_key, explain_cache_miss
 from headrace.home import StoreSettings
 from headrace.runner.context import StepContext, activate, deactivate
 from headrace.runner.functions import resolve_function
+from headrace.runner.typecheck import check_inputs, check_outputs
 from headrace.runner.stores import Stores, open_stores
 from headrace.spec.types import PipelineSpec, StepSpec
 from headrace.store.records import ArtifactVersionRecord, NewArtifactVersion, StepRunRecord
@@ -103,6 +104,8 @@ def run_step(
     with fails("could not load its inputs", attempts=0):
         func = function or resolve_function(step.function, step=step.name)
         values = {name: load_artifact(stores, rec) for name, rec in input_records.items()}
+    with fails("", attempts=0):
+        check_inputs(func, values)
 
     staging = Path(tempfile.mkdtemp(prefix="headrace-step-"))
     ctx = StepContext(
@@ -117,6 +120,9 @@ def run_step(
     try:
         with fails("", attempts=step.options.retries + 1):
             result, attempts = _call_with_retries(func, {**step.parameters, **values}, step, ctx)
+        with fails("", attempts=attempts):
+            outputs = [(o.name, o.type) for o in step.outputs]
+            check_outputs(outputs, result, namespace=getattr(func, "__globals__", None))
         with fails("could not store its outputs", attempts=attempts):
             new_versions = _store_outputs(stores, step, result, staging, ctx)
     finally:
