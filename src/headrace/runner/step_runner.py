@@ -25,8 +25,8 @@ from headrace.hashing import cache_key, explain_cache_miss
 from headrace.home import StoreSettings
 from headrace.runner.context import StepContext, activate, deactivate
 from headrace.runner.functions import resolve_function
-from headrace.runner.typecheck import check_inputs, check_outputs
 from headrace.runner.stores import Stores, open_stores
+from headrace.runner.typecheck import check_inputs, check_outputs
 from headrace.spec.types import PipelineSpec, StepSpec
 from headrace.store.records import ArtifactVersionRecord, NewArtifactVersion, StepRunRecord
 
