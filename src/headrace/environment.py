@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import platform
 import subprocess
 import sys
@@ -68,8 +69,17 @@ def _git_state(folder: str) -> dict[str, Any] | None:
     }
 
 
-def snapshot(source_file: str | None = None) -> dict[str, Any]:
-    """The environment of this process; git state of the folder holding ``source_file``."""
+def snapshot(
+    source_file: str | None = None,
+    *,
+    source_text: str | None = None,
+    source_name: str | None = None,
+) -> dict[str, Any]:
+    """The environment of this process; git state of the folder holding ``source_file``.
+
+    ``source_text`` is the pipeline's captured source when no file holds it (a notebook):
+    it is recorded as the source, named ``source_name``, with the git state of the
+    working folder."""
     data = dict(_machine())
     data["git"] = None
     data["source"] = None
@@ -77,6 +87,15 @@ def snapshot(source_file: str | None = None) -> dict[str, Any]:
         data["git"] = _git_state(str(Path(source_file).resolve().parent))
         text = Path(source_file).read_text(encoding="utf-8", errors="replace")
         data["source"] = {"file": Path(source_file).name, "sha256": sha256_hex(text), "text": text}
+    elif source_text is not None:
+        data["git"] = _git_state(os.getcwd())
+        name = source_name or "pipeline.py"
+        data["source"] = {
+            "file": name,
+            "sha256": sha256_hex(source_text),
+            "text": source_text,
+            "captured": True,
+        }
     return data
 
 

@@ -25,7 +25,7 @@ from headrace import environment
 from headrace.errors import DefinitionError, StepError
 from headrace.orchestrators import load_orchestrator
 from headrace.pipelines import Pipeline, Step
-from headrace.runner.functions import load_script
+from headrace.runner.functions import load_script, load_source
 from headrace.spec.canonical import sha256_hex
 
 if TYPE_CHECKING:
@@ -166,11 +166,12 @@ class SourceCheck:
     file: str | None
     recorded_sha256: str | None
     current_sha256: str | None
+    captured: bool = False  # rerun from the source captured with the run (a notebook)
 
     @property
     def status(self) -> str:
         """``same``, ``changed``, ``missing`` (the file is gone) or ``unrecorded``."""
-        if self.file is None or not Path(self.file).is_file():
+        if not self.captured and (self.file is None or not Path(self.file).is_file()):
             return "missing"
         if self.recorded_sha256 is None:
             return "unrecorded"
@@ -180,6 +181,7 @@ class SourceCheck:
         return {
             "file": self.file,
             "status": self.status,
+            "captured": self.captured,
             "recorded_sha256": self.recorded_sha256,
             "current_sha256": self.current_sha256,
         }
@@ -315,7 +317,11 @@ def reproduce(
     files = _write_pinned_files(original, env, folder)
 
     check, file, qualname = _check_source(original, env, files)
-    pipeline = find_pipeline(load_script(file), qualname)
+    captured = (original.record.spec.get("source") or {}).get("source")
+    module = (
+        load_source(captured) if isinstance(captured, str) and check.captured else load_script(file)
+    )
+    pipeline = find_pipeline(module, qualname)
     rerun, rerun_spec, error = _rerun(pipeline, original, client)
 
     rerun_env = rerun.environment if rerun else environment.snapshot(file)
@@ -341,11 +347,17 @@ def _check_source(
     qualname; DefinitionError when there is nothing to import."""
     source_ref = original.record.spec.get("source") or {}
     file, qualname = source_ref.get("file"), source_ref.get("qualname")
+    captured = source_ref.get("source")
     current_text = _read_text(file)
+    if current_text is None and isinstance(captured, str):
+        # Defined in a notebook: no file to read, the run carries its pipeline's code.
+        current_text = captured
+        file = file or "<captured>"
     check = SourceCheck(
         file=file,
         recorded_sha256=(env.get("source") or {}).get("sha256"),
         current_sha256=sha256_hex(current_text) if current_text is not None else None,
+        captured=current_text is captured and captured is not None,
     )
     if file is None or qualname is None:
         raise DefinitionError(
