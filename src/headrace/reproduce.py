@@ -99,11 +99,22 @@ class EnvironmentDiff:
     added: dict[str, str] = field(default_factory=dict)  # package -> version in b only
     removed: dict[str, str] = field(default_factory=dict)  # package -> version in a only
     changed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: editable installs whose source folder, commit or uncommitted changes differ
+    editable: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def same(self) -> bool:
         return not any(
-            (self.python, self.os, self.git, self.source, self.added, self.removed, self.changed)
+            (
+                self.python,
+                self.os,
+                self.git,
+                self.source,
+                self.added,
+                self.removed,
+                self.changed,
+                self.editable,
+            )
         )
 
     @property
@@ -120,6 +131,7 @@ class EnvironmentDiff:
             "os": pairs(self.os),
             "git": pairs(self.git),
             "source": pairs(self.source),
+            "editable": pairs(self.editable),
             "packages": {
                 "added": dict(self.added),
                 "removed": dict(self.removed),
@@ -141,7 +153,12 @@ def diff_environments(a: Mapping[str, Any], b: Mapping[str, Any]) -> Environment
         git = {"repository": (a.get("git") is not None, b.get("git") is not None), **git}
     packages_a: Mapping[str, str] = a.get("packages") or {}
     packages_b: Mapping[str, str] = b.get("packages") or {}
+    editable = {
+        name: (_editable_state(a, name), _editable_state(b, name))
+        for name in sorted(set(a.get("editable") or {}) | set(b.get("editable") or {}))
+    }
     return EnvironmentDiff(
+        editable={k: v for k, v in editable.items() if v[0] != v[1]},
         python=section("python"),
         os=section("os"),
         git=git,
@@ -154,6 +171,16 @@ def diff_environments(a: Mapping[str, Any], b: Mapping[str, Any]) -> Environment
             if n in packages_b and packages_b[n] != v
         },
     )
+
+
+def _editable_state(snapshot: Mapping[str, Any], name: str) -> str | None:
+    entry = (snapshot.get("editable") or {}).get(name)
+    if entry is None:
+        return None
+    git = entry.get("git") or {}
+    commit = str(git.get("commit"))[:12] if git else "no git"
+    dirty = " +uncommitted " + str(git.get("diff_hash"))[:8] if git.get("dirty") else ""
+    return f"{entry.get('path')} @ {commit}{dirty}"
 
 
 # -- reproducing a run ------------------------------------------------------------------------
