@@ -25,6 +25,7 @@ from headrace.hashing import cache_key, explain_cache_miss
 from headrace.home import StoreSettings
 from headrace.runner.context import StepContext, activate, deactivate
 from headrace.runner.functions import resolve_function
+from headrace.runner.metrics import save_metric_points
 from headrace.runner.stores import Stores, open_stores
 from headrace.runner.typecheck import check_inputs, check_outputs
 from headrace.spec.types import PipelineSpec, StepSpec
@@ -126,6 +127,7 @@ def run_step(
         with fails("could not store its outputs", attempts=attempts):
             new_versions = _store_outputs(stores, step, result, staging, ctx)
     finally:
+        save_metric_points(stores, ctx)  # kept for a failed step too: how it got there
         shutil.rmtree(staging, ignore_errors=True)
 
     # If recording fails, the stored bytes stay unreferenced (gc removes them); the step
