@@ -83,24 +83,24 @@ def main() -> None:
     }
     # Fill the warm cache once (not measured).
     timed(
-        python + [str(script)],
+        [*python, str(script)],
         {**base_env, "HEADRACE_HOME": str(work / "h0"), "HEADRACE_CACHE_DIR": str(warm_cache)},
         work,
     )
     try:
         for i in range(args.repeat):
-            timings["python -c pass"].append(timed(python + ["-c", "pass"], base_env, work))
+            timings["python -c pass"].append(timed([*python, "-c", "pass"], base_env, work))
             for mode in ("warm", "cold"):
                 home = work / f"home-{mode}-{i}"
                 cache = warm_cache if mode == "warm" else work / f"cache-cold-{i}"
                 env = {**base_env, "HEADRACE_HOME": str(home), "HEADRACE_CACHE_DIR": str(cache)}
                 timings[f"first run, snapshot cache {mode}"].append(
-                    timed(python + [str(script)], env, work)
+                    timed([*python, str(script)], env, work)
                 )
                 if mode == "cold":
                     shutil.rmtree(cache, ignore_errors=True)
                 timings[f"cached rerun, snapshot cache {mode}"].append(
-                    timed(python + [str(script)], env, work)
+                    timed([*python, str(script)], env, work)
                 )
                 if mode == "cold":
                     shutil.rmtree(cache, ignore_errors=True)
