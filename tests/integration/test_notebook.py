@@ -192,3 +192,50 @@ def test_a_notebook_run_resumes_and_reproduces_from_the_command_line(
     }
     # The captured pipeline module is written out, and runs as a plain script would.
     assert (elsewhere / "repro" / "source" / "notebook_flow.py").is_file()
+
+
+# -- docs/notebooks.md, as a user would follow it -------------------------------------------
+
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "notebooks.md"
+
+
+def test_the_notebooks_page_runs_in_a_kernel_then_in_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+    import shlex
+
+    text = DOCS_PAGE.read_text(encoding="utf-8")
+    cells = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    commands = [
+        line
+        for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+        for line in block.splitlines()
+        if line.strip()
+    ]
+    assert len(cells) == 3 and commands[0] == "touch ready"
+    monkeypatch.setenv("HEADRACE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PYTHONPATH", SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    printed = _run_notebook(cells, tmp_path)
+    assert "failed" in printed and "does not exist yet" in printed, printed
+
+    for command in commands:
+        words = shlex.split(command)
+        if words[0] == "touch":
+            (tmp_path / words[1]).touch()
+            continue
+        assert words[0] == "headrace"
+        done = _cli(*words[1:], cwd=tmp_path)
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        if words[1] == "resume":
+            assert "2 steps reused" in done.stdout and "1 reran" in done.stdout, done.stdout
+        if words[1] == "env":
+            assert "# environment of headrace run" in done.stdout
+
+    from headrace import Client
+
+    reproduction = Client().runs()[0]
+    assert reproduction.status == "completed"
+    assert (tmp_path / "repro" / "source" / "notebook_flow.py").is_file()
+    history = reproduction.steps["total"].metrics()["running_total"]
+    assert [p.value for p in history] == [0, 3, 9, 18, 30]
