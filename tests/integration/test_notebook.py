@@ -190,6 +190,14 @@ def test_a_notebook_run_resumes_and_reproduces_from_the_command_line(
         "total": "identical",
         "report": "identical",
     }
+    # The rebuilt steps declare exactly what the notebook's did (types, not their text).
+    rerun = Client().run(report["rerun_id"])
+
+    def outputs(run: object) -> list[object]:
+        return [s["outputs"] for s in run.record.spec["steps"]]  # type: ignore[attr-defined]
+
+    assert outputs(rerun) == outputs(new_run)
+    assert outputs(rerun)[-1] == [{"name": "report", "type": "builtins.str", "materializer": None}]
     # The captured pipeline module is written out, and runs as a plain script would.
     assert (elsewhere / "repro" / "source" / "notebook_flow.py").is_file()
 

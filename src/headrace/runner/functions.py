@@ -76,7 +76,9 @@ def load_source(text: str) -> ModuleType:
     module.__file__ = filename
     sys.modules[alias] = module
     try:
-        exec(compile(text, filename, "exec"), module.__dict__)
+        # dont_inherit: this module's own `from __future__ import annotations` must not
+        # leak into the user's code (its annotations would become strings).
+        exec(compile(text, filename, "exec", dont_inherit=True), module.__dict__)
     except BaseException as exc:
         del sys.modules[alias]
         if isinstance(exc, HeadraceError) or not isinstance(exc, Exception):
