@@ -26,6 +26,14 @@ def resolve_function(ref: FunctionRef, *, step: str) -> Callable[..., Any]:
         except ImportError:
             module = None
     if module is None and ref.source is not None and not (ref.file and Path(ref.file).is_file()):
+        missing = _not_captured(ref.source)
+        if missing:
+            raise DefinitionError(
+                f"{ref.qualname} was defined in a notebook and uses {', '.join(missing)}, "
+                "which could not be captured with its code, so it cannot run in another "
+                "process: pass such values as step inputs or parameters",
+                step=step,
+            )
         try:
             module = load_source(ref.source)
         except DefinitionError as exc:
@@ -83,7 +91,7 @@ def load_source(text: str) -> ModuleType:
         del sys.modules[alias]
         if isinstance(exc, HeadraceError) or not isinstance(exc, Exception):
             raise
-        missing = [line[2:] for line in text.splitlines() if line.startswith("# not captured: ")]
+        missing = _not_captured(text)
         hint = f"; not captured from the session: {', '.join(missing)}" if missing else ""
         where = _error_location(exc, filename)
         raise DefinitionError(
@@ -91,6 +99,12 @@ def load_source(text: str) -> ModuleType:
             f"{type(exc).__name__}: {exc}{hint}"
         ) from exc
     return module
+
+
+def _not_captured(text: str) -> list[str]:
+    """The names a captured source lists as not captured (see pipelines._capture)."""
+    prefix = "# not captured: "
+    return [line[len(prefix) :] for line in text.splitlines() if line.startswith(prefix)]
 
 
 def load_script(file: str | Path) -> ModuleType:
