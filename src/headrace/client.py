@@ -92,8 +92,8 @@ class Client:
         every step that completed and reruns the rest (and what depends on them).
 
         The steps are found from the spec recorded with the run, so they must be
-        importable (defined at module level); a step whose code changed since runs the
-        current code."""
+        importable (defined at module level) or defined in a notebook, whose cell source
+        the spec carries; a step whose code changed since runs the current code."""
         from headrace.hashing import code_fingerprint
         from headrace.orchestrators import load_orchestrator
         from headrace.runner.functions import resolve_function
