@@ -36,6 +36,15 @@ def _no_user_home(
     """Never touch the real per-user home from a test that forgot the `home` fixture."""
     if "HEADRACE_HOME" not in os.environ:
         monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))
+    # The environment snapshot's cache of installed distributions: one per session.
+    if "HEADRACE_CACHE_DIR" not in os.environ:
+        monkeypatch.setenv("HEADRACE_CACHE_DIR", str(_session_cache(tmp_path_factory)))
+
+
+def _session_cache(factory: pytest.TempPathFactory) -> Path:
+    folder = factory.getbasetemp() / "headrace-cache"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 # --- metadata store fixtures ---

@@ -1,6 +1,6 @@
 """Every ```python block in README.md and docs/*.md runs, in order, one file per page, in a fresh home.
 
-(docs/data.md and docs/cli.md have their own tests.)"""
+(docs/data.md, docs/cli.md and docs/notebooks.md have their own tests.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SRC = Path(__file__).resolve().parents[1] / "src"
-OWN_TESTS = {"data.md", "cli.md"}
+OWN_TESTS = {"data.md", "cli.md", "notebooks.md"}
 README = DOCS.parent / "README.md"
 PAGES = [
     README,

@@ -28,9 +28,11 @@ PUBLIC = {
     "StepError",
     "StepRun",
     "StoreError",
+    "TypeMismatchError",
     "__version__",
     "get_step_context",
     "log_metadata",
+    "log_metric",
     "pipeline",
     "step",
 }

@@ -19,9 +19,10 @@ from headrace.errors import (
     RunNotFoundError,
     StepError,
     StoreError,
+    TypeMismatchError,
 )
 from headrace.pipelines import Pipeline, Step, pipeline, step
-from headrace.runner.context import StepContext, get_step_context, log_metadata
+from headrace.runner.context import StepContext, get_step_context, log_metadata, log_metric
 
 if TYPE_CHECKING:
     from headrace.client import ArtifactVersion, Client, Lineage, Run, StepRun
@@ -49,9 +50,11 @@ __all__ = [
     "StepError",
     "StepRun",
     "StoreError",
+    "TypeMismatchError",
     "__version__",
     "get_step_context",
     "log_metadata",
+    "log_metric",
     "pipeline",
     "step",
 ]

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 from headrace.errors import ConfigError, HeadraceError
 from headrace.home import StoreSettings
 from headrace.store import sqlite_reader
+from headrace.store.metric_filter import parse_where
 from headrace.store.records import (
     ArtifactVersionRecord,
     LineageGraph,
+    MetricPoint,
     RunRecord,
     StepRunRecord,
 )
@@ -76,17 +78,28 @@ class Client:
 
     # -- runs -------------------------------------------------------------------------------
     def runs(
-        self, pipeline: str | None = None, status: str | None = None, limit: int | None = None
+        self,
+        pipeline: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        *,
+        where: str | None = None,
     ) -> list[Run]:
-        """Runs, newest first, optionally filtered."""
+        """Runs, newest first, optionally filtered; ``where`` compares the last value each
+        run logged for a metric: ``"accuracy > 0.9 and loss < 0.3"`` (ConfigError for an
+        expression it cannot read)."""
         records = None
-        if "stores" not in self.__dict__:  # a fresh client of a SQLite store: skip SQLAlchemy
+        conditions = parse_where(where) if where is not None else ()
+        if "stores" not in self.__dict__ and not conditions:
+            # A fresh client of a SQLite store: skip SQLAlchemy.
             records = sqlite_reader.list_runs(
                 self.settings.metadata_url, pipeline=pipeline, status=status, limit=limit
             )
         if records is None:
             self._reap()
-            records = self.stores.metadata.list_runs(pipeline=pipeline, status=status, limit=limit)
+            records = self.stores.metadata.list_runs(
+                pipeline=pipeline, status=status, limit=limit, metrics=conditions
+            )
         return [Run(r, self) for r in records]
 
     def run(self, ref: str) -> Run:
@@ -100,8 +113,8 @@ class Client:
         every step that completed and reruns the rest (and what depends on them).
 
         The steps are found from the spec recorded with the run, so they must be
-        importable (defined at module level); a step whose code changed since runs the
-        current code."""
+        importable (defined at module level) or defined in a notebook, whose cell source
+        the spec carries; a step whose code changed since runs the current code."""
         from headrace.hashing import code_fingerprint
         from headrace.orchestrators import load_orchestrator
         from headrace.runner.functions import resolve_function
@@ -225,6 +238,12 @@ class Run:
         artifacts = meta.get_artifact_versions_by_ids(ids)
         return {r.name: StepRun(r, self.client, artifacts) for r in records}
 
+    def metrics(self) -> dict[str, float]:
+        """The last value of every metric the run's steps logged with ``log_metric``
+        (what ``headrace runs list --where`` compares); histories are on each step."""
+        values = self.client.stores.metadata.last_metric_values([self.id])
+        return dict(sorted(values.get(self.id, {}).items()))
+
     @cached_property
     def environment(self) -> dict[str, Any]:
         """The environment snapshot: Python, OS, packages, git state, pipeline source."""
@@ -299,6 +318,14 @@ class StepRun:
         if self.record.started_at is None or self.record.ended_at is None:
             return None
         return self.record.ended_at - self.record.started_at
+
+    def metrics(self, name: str | None = None) -> dict[str, list[MetricPoint]]:
+        """The metric history this step logged with ``log_metric``: name -> its points
+        (value, step, timestamp) in logging order; ``name`` for one metric only."""
+        found: dict[str, list[MetricPoint]] = {}
+        for point in self.client.stores.metadata.get_metric_points(self.id, name):
+            found.setdefault(point.name, []).append(point)
+        return found
 
     @cached_property
     def inputs(self) -> dict[str, ArtifactVersion]:

@@ -7,6 +7,7 @@ second base, so ``except KeyError`` keeps working for lookups::
     ├── DefinitionError            a step or pipeline is defined or wired wrongly (nothing ran)
     ├── ConfigError(ValueError)    a run config, option or setting is invalid
     ├── StepError                  a step failed at run time; the user's exception is __cause__
+    ├── TypeMismatchError(TypeError)  a step's input or output is not of its declared type
     ├── MaterializerError          no materializer for a value, or it could not save/load it
     ├── StoreError                 the metadata or artifact store cannot do what was asked
     │   ├── ArtifactNotFoundError(KeyError)
@@ -46,6 +47,10 @@ class StepError(HeadraceError):
         self.run_id = run_id
         where = f"step '{step}'" + (f" of run {run_id}" if run_id else "")
         super().__init__(f"{where} failed: {message}")
+
+
+class TypeMismatchError(HeadraceError, TypeError):
+    """A step input or output does not match the type its annotation declares."""
 
 
 class MaterializerError(HeadraceError):

@@ -5,6 +5,11 @@ folder from the working directory upwards (made by ``headrace init``), else a pe
 default. A home folder holds ``config.yaml`` (optional), ``headrace.db`` (SQLite
 metadata) and ``artifacts/``. ``HEADRACE_METADATA_URL`` and ``HEADRACE_ARTIFACT_URI``
 (or the same keys in config.yaml) point the stores elsewhere, e.g. at PostgreSQL.
+
+Every string value in config.yaml may name environment variables: ``${VAR}`` is replaced
+by the variable's value (a ConfigError naming the file, the key and the variable when it
+is not set), ``${VAR:-default}`` by its value or ``default`` when it is unset or empty,
+and ``$${`` is a literal ``${``.
 """
 
 from __future__ import annotations
@@ -142,7 +147,55 @@ def read_config(home: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(CONFIG_KEYS))}"
         )
-    return data
+    expanded: dict[str, Any] = expand_variables(data, where=str(path))
+    return expanded
+
+
+_VARIABLE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def expand_variables(
+    value: Any, *, where: str, environ: Mapping[str, str] | None = None, key: str = ""
+) -> Any:
+    """``value`` with ``${VAR}`` and ``${VAR:-default}`` replaced in every string it holds
+    (keys stay as written); ConfigError naming ``where``, the key and the variable for an
+    unset variable or a malformed reference."""
+    env = os.environ if environ is None else environ
+    if isinstance(value, dict):
+        return {
+            k: expand_variables(v, where=where, environ=env, key=f"{key}.{k}" if key else str(k))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            expand_variables(v, where=where, environ=env, key=f"{key}[{i}]")
+            for i, v in enumerate(value)
+        ]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        body = match.group(1)
+        name, sep, default = body.partition(":-")
+        if not _VARIABLE_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{where}: key '{key}': '${{{body}}}' is not a variable reference "
+                "(use ${NAME} or ${NAME:-default})"
+            )
+        found = env.get(name)
+        if sep:
+            return found if found else default
+        if found is None:
+            raise ConfigError(
+                f"{where}: key '{key}' uses ${{{name}}}, but the environment variable "
+                f"{name} is not set (set it, or give a default: ${{{name}:-value}})"
+            )
+        return found
+
+    return _VARIABLE.sub(substitute, value)
 
 
 def resolve_settings(home: str | os.PathLike[str] | None = None) -> StoreSettings:

@@ -83,14 +83,6 @@ class ArtifactEvent:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class MetricPoint:
-    name: str
-    value: float
-    step: int | None
-    at: float
-
-
 # -- the specs ----------------------------------------------------------------------------
 
 
@@ -113,13 +105,15 @@ class HookSpecs:
         step: StepEvent,
         status: str,
         metadata: Mapping[str, Any],
-        metrics: Sequence[MetricPoint],
+        metrics: Sequence[Any],
         outputs: Mapping[str, ArtifactEvent],
         cache_hit: bool,
         error: str | None,
     ) -> dict[str, Any] | None:
         """A step ended (``completed``, ``failed``, ``cancelled``; a cache hit is
-        ``completed`` with ``cache_hit``). A returned dict is recorded on the step run
+        ``completed`` with ``cache_hit``). ``metrics`` are the points it logged with
+        ``log_metric`` (``headrace.store.records.MetricPoint``: name, value, step, time).
+        A returned dict is recorded on the step run
         under ``links`` (an MLflow run id and URL, say)."""
 
     @hookspec
@@ -137,17 +131,25 @@ _extra_lock = threading.Lock()
 _extra: dict[str, object] = {}  # import path -> plugin, registered in this process
 
 
+_generation = 0  # bumped by every register/unregister: the cache below keys on it
+_built: dict[tuple[Any, ...], Hooks] = {}
+
+
 def register(plugin: object, path: str | None = None) -> None:
     """Add a plugin for runs started in this process. ``path`` (``module:attribute``)
     lets step processes import the same plugin; it defaults to where the object lives
     when that can be found."""
     key = path or _import_path(plugin) or f"<local:{id(plugin)}>"
+    global _generation
     with _extra_lock:
         _extra[key] = plugin
+        _generation += 1
 
 
 def unregister(plugin: object) -> None:
+    global _generation
     with _extra_lock:
+        _generation += 1
         for key, value in list(_extra.items()):
             if value is plugin:
                 del _extra[key]
@@ -259,7 +261,21 @@ def hooks_for(
     local: bool = True,
 ) -> Hooks:
     """The plugins for a run or a step task: entry points, the stack's tracker, plugins
-    named by import path (from the driver), and (``local``) those registered here."""
+    named by import path (from the driver), and (``local``) those registered here.
+    Without a tracker the answer is reused until a plugin is (un)registered."""
+    if not tracker:
+        key = (tuple(paths), local, _generation)
+        cached = _built.get(key)
+        if cached is None:
+            cached = _build_hooks(None, paths, local)
+            if len(_built) > 32:
+                _built.clear()
+            _built[key] = cached
+        return cached
+    return _build_hooks(tracker, paths, local)
+
+
+def _build_hooks(tracker: Mapping[str, Any] | None, paths: Sequence[str], local: bool) -> Hooks:
     plugins: list[tuple[str, object]] = list(_entry_point_plugins())
     required: list[str] = []
     if tracker:

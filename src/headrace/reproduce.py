@@ -25,7 +25,7 @@ from headrace import environment
 from headrace.errors import DefinitionError, StepError
 from headrace.orchestrators import load_orchestrator
 from headrace.pipelines import Pipeline, Step
-from headrace.runner.functions import load_script
+from headrace.runner.functions import load_script, load_source
 from headrace.spec.canonical import sha256_hex
 
 if TYPE_CHECKING:
@@ -99,11 +99,22 @@ class EnvironmentDiff:
     added: dict[str, str] = field(default_factory=dict)  # package -> version in b only
     removed: dict[str, str] = field(default_factory=dict)  # package -> version in a only
     changed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: editable installs whose source folder, commit or uncommitted changes differ
+    editable: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def same(self) -> bool:
         return not any(
-            (self.python, self.os, self.git, self.source, self.added, self.removed, self.changed)
+            (
+                self.python,
+                self.os,
+                self.git,
+                self.source,
+                self.added,
+                self.removed,
+                self.changed,
+                self.editable,
+            )
         )
 
     @property
@@ -120,6 +131,7 @@ class EnvironmentDiff:
             "os": pairs(self.os),
             "git": pairs(self.git),
             "source": pairs(self.source),
+            "editable": pairs(self.editable),
             "packages": {
                 "added": dict(self.added),
                 "removed": dict(self.removed),
@@ -141,7 +153,12 @@ def diff_environments(a: Mapping[str, Any], b: Mapping[str, Any]) -> Environment
         git = {"repository": (a.get("git") is not None, b.get("git") is not None), **git}
     packages_a: Mapping[str, str] = a.get("packages") or {}
     packages_b: Mapping[str, str] = b.get("packages") or {}
+    editable = {
+        name: (_editable_state(a, name), _editable_state(b, name))
+        for name in sorted(set(a.get("editable") or {}) | set(b.get("editable") or {}))
+    }
     return EnvironmentDiff(
+        editable={k: v for k, v in editable.items() if v[0] != v[1]},
         python=section("python"),
         os=section("os"),
         git=git,
@@ -156,6 +173,16 @@ def diff_environments(a: Mapping[str, Any], b: Mapping[str, Any]) -> Environment
     )
 
 
+def _editable_state(snapshot: Mapping[str, Any], name: str) -> str | None:
+    entry = (snapshot.get("editable") or {}).get(name)
+    if entry is None:
+        return None
+    git = entry.get("git") or {}
+    commit = str(git.get("commit"))[:12] if git else "no git"
+    dirty = " +uncommitted " + str(git.get("diff_hash"))[:8] if git.get("dirty") else ""
+    return f"{entry.get('path')} @ {commit}{dirty}"
+
+
 # -- reproducing a run ------------------------------------------------------------------------
 
 
@@ -166,11 +193,12 @@ class SourceCheck:
     file: str | None
     recorded_sha256: str | None
     current_sha256: str | None
+    captured: bool = False  # rerun from the source captured with the run (a notebook)
 
     @property
     def status(self) -> str:
         """``same``, ``changed``, ``missing`` (the file is gone) or ``unrecorded``."""
-        if self.file is None or not Path(self.file).is_file():
+        if not self.captured and (self.file is None or not Path(self.file).is_file()):
             return "missing"
         if self.recorded_sha256 is None:
             return "unrecorded"
@@ -180,6 +208,7 @@ class SourceCheck:
         return {
             "file": self.file,
             "status": self.status,
+            "captured": self.captured,
             "recorded_sha256": self.recorded_sha256,
             "current_sha256": self.current_sha256,
         }
@@ -315,7 +344,11 @@ def reproduce(
     files = _write_pinned_files(original, env, folder)
 
     check, file, qualname = _check_source(original, env, files)
-    pipeline = find_pipeline(load_script(file), qualname)
+    captured = (original.record.spec.get("source") or {}).get("source")
+    module = (
+        load_source(captured) if isinstance(captured, str) and check.captured else load_script(file)
+    )
+    pipeline = find_pipeline(module, qualname)
     rerun, rerun_spec, error = _rerun(pipeline, original, client)
 
     rerun_env = rerun.environment if rerun else environment.snapshot(file)
@@ -341,11 +374,17 @@ def _check_source(
     qualname; DefinitionError when there is nothing to import."""
     source_ref = original.record.spec.get("source") or {}
     file, qualname = source_ref.get("file"), source_ref.get("qualname")
+    captured = source_ref.get("source")
     current_text = _read_text(file)
+    if current_text is None and isinstance(captured, str):
+        # Defined in a notebook: no file to read, the run carries its pipeline's code.
+        current_text = captured
+        file = file or "<captured>"
     check = SourceCheck(
         file=file,
         recorded_sha256=(env.get("source") or {}).get("sha256"),
         current_sha256=sha256_hex(current_text) if current_text is not None else None,
+        captured=current_text is captured and captured is not None,
     )
     if file is None or qualname is None:
         raise DefinitionError(

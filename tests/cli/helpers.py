@@ -72,7 +72,8 @@ def headrace(
     environ = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("HEADRACE_") and k not in ("NO_COLOR", "PYTHONPATH")
+        if (not k.startswith("HEADRACE_") or k == "HEADRACE_CACHE_DIR")
+        and k not in ("NO_COLOR", "PYTHONPATH")
     }
     environ["PYTHONPATH"] = str(REPO / "src")
     environ["NO_COLOR"] = "1"

@@ -6,12 +6,13 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 
 from headrace.cli import COMMANDS, cli
 
-from .helpers import REPO
+from .helpers import EXAMPLE, REPO, headrace
 
 DOCS = REPO / "docs" / "cli.md"
 
@@ -81,3 +82,22 @@ print(sorted(m for m in {heavy!r} if m in sys.modules))
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_session_to_try_runs(tmp_path: Path) -> None:
+    import shlex
+    import shutil
+
+    text = DOCS.read_text(encoding="utf-8")
+    block = re.search(r"A session to try.*?```sh\n(.*?)```", text, flags=re.S)
+    assert block is not None, "docs/cli.md lost its session to try"
+    (tmp_path / "examples").mkdir()
+    shutil.copy(EXAMPLE, tmp_path / "examples" / EXAMPLE.name)
+    for line in block.group(1).splitlines():
+        words = shlex.split(line)
+        assert words[0] == "headrace", line
+        # No HEADRACE_HOME: `headrace init` makes ./.headrace, and later commands find it.
+        done = headrace(*words[1:], home=None, cwd=tmp_path)
+        assert done.code == 0, f"{line}\n{done}"
+    assert (tmp_path / ".headrace" / "headrace.db").is_file()
+    assert (tmp_path / "repro" / "reproduction.json").is_file()

@@ -91,6 +91,46 @@ def test_run_metadata_is_set_and_overwritten(metadata_store: MetadataStore) -> N
     assert metadata_store.list_runs()[0].metadata == metadata_store.get_run(run.id).metadata
 
 
+def test_metric_points_append_in_order_and_filter_runs(metadata_store: MetadataStore) -> None:
+    from headrace.store.records import MetricCondition, MetricPoint, RunRecord
+
+    def step_run(run: RunRecord, name: str) -> str:
+        step_run_id = uuid.uuid4().hex
+        metadata_store.create_step_run(
+            step_run_id=step_run_id, run_id=run.id, name=name, started_at=1.0, inputs={}
+        )
+        return step_run_id
+
+    low, high = make_run(metadata_store), make_run(metadata_store)
+    fit_low, fit_high, evaluate = (
+        step_run(low, "fit"),
+        step_run(high, "fit"),
+        step_run(high, "eval"),
+    )
+    points = [MetricPoint("accuracy", 0.5 + i / 1000, i, 100.0 + i) for i in range(300)]
+    metadata_store.add_metric_points(fit_high, points[:150])
+    metadata_store.add_metric_points(fit_high, points[150:])  # appended after the first batch
+    metadata_store.add_metric_points(fit_low, [MetricPoint("accuracy", 0.7, 0, 50.0)])
+    # A later point from another step of the run is the run's last value.
+    metadata_store.add_metric_points(evaluate, [MetricPoint("accuracy", 0.91, 0, 1000.0)])
+    assert metadata_store.get_metric_points(fit_high) == points
+    assert metadata_store.get_metric_points(fit_high, "loss") == []
+    assert metadata_store.last_metric_values([low.id, high.id]) == {
+        low.id: {"accuracy": 0.7},
+        high.id: {"accuracy": 0.91},
+    }
+
+    def matching(*conditions: MetricCondition) -> list[str]:
+        return [r.id for r in metadata_store.list_runs(metrics=conditions)]
+
+    assert matching(MetricCondition("accuracy", ">", 0.9)) == [high.id]
+    assert matching(MetricCondition("accuracy", "<=", 0.7)) == [low.id]
+    assert matching(MetricCondition("accuracy", "!=", 0.0)) == [high.id, low.id]
+    assert matching(MetricCondition("accuracy", ">", 0.5), MetricCondition("loss", "<", 1)) == []
+    with pytest.raises(StoreError, match="no step run"):
+        metadata_store.add_metric_points("gone", points[:1])
+
+
 def test_resolve_run_id(metadata_store: MetadataStore) -> None:
     with pytest.raises(RunNotFoundError, match="latest"):
         metadata_store.resolve_run_id("latest")

@@ -88,6 +88,44 @@ def test_kill_9_is_detected_and_resume_reuses_what_finished(home: Path, flow_dir
     assert resumed.steps["last"].outputs["result"].load() == 20
 
 
+_UNREAPING_PARENT = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, sys.argv[1], "crashable"])
+print(child.pid, flush=True)
+time.sleep(600)  # never waits for the child: once killed, it stays a zombie
+"""
+
+
+def test_a_killed_driver_left_unreaped_is_crashed(home: Path, flow_dir: Path) -> None:
+    (flow_dir / "block").touch()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _UNREAPING_PARENT, str(HERE / "reliable_flow.py")],
+        env=_env(home, flow_dir, HEADRACE_HEARTBEAT_SECONDS="0.5"),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        driver = int(parent.stdout.readline())
+        _wait_for(flow_dir / "blocking.started", parent)
+        assert Client().runs(pipeline="crashable")[0].status == "running"
+        os.kill(driver, signal.SIGKILL)
+        deadline = time.time() + 10
+        while Path(f"/proc/{driver}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.time() < deadline, "the killed driver never became a zombie"
+            time.sleep(0.02)
+        killed_at = time.time()
+        run = Client().runs(pipeline="crashable")[0]  # the pid still exists, as a zombie
+        assert run.status == "crashed"
+        assert time.time() - killed_at < 0.5  # within one liveness interval
+        assert "process is gone" in (run.error or "")
+        assert Path(f"/proc/{driver}").exists()  # nobody reaped it in the meantime
+    finally:
+        parent.kill()
+        parent.communicate()
+        (flow_dir / "block").unlink(missing_ok=True)
+
+
 def test_a_live_run_is_never_marked_crashed(home: Path, flow_dir: Path) -> None:
     (flow_dir / "block").touch()
     proc = _start("crashable", home, flow_dir, HEADRACE_HEARTBEAT_SECONDS="0.2")

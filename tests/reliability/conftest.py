@@ -33,7 +33,11 @@ def flow_dir(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 def child_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of a child process: this source tree and this folder importable,
     the given home, no other HEADRACE_ setting, no colour."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("HEADRACE_") or k == "HEADRACE_CACHE_DIR"
+    }
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), str(HERE)])
     env["HEADRACE_HOME"] = str(home)
     env["NO_COLOR"] = "1"

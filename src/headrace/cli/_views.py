@@ -53,6 +53,10 @@ def step_dict(step: StepRun, upstream: list[str]) -> dict[str, Any]:
         "attempts": record.attempts,
         "error": record.error,
         "metadata": record.metadata,
+        "metrics": {
+            name: [{"step": p.step, "value": p.value, "timestamp": p.timestamp} for p in points]
+            for name, points in step.metrics().items()
+        },
         "inputs": {name: artifact_brief(a.record) for name, a in step.inputs.items()},
         "outputs": {name: artifact_brief(a.record) for name, a in step.outputs.items()},
     }

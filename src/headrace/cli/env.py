@@ -49,7 +49,31 @@ def show_env(run_ref: str, as_json: bool) -> None:
         f"# Python {python.get('version', '?')} ({python.get('implementation', '?')}) "
         f"on {system.get('platform', '?')}"
     )
+    for line in installation_notes(snapshot):
+        click.echo(f"# {line}")
     click.echo(requirements(snapshot), nl=False)
+
+
+def installation_notes(snapshot: dict[str, Any]) -> list[str]:
+    """Lines on distributions installed twice (which copy import used) and on editable
+    installs (their source folder, commit and uncommitted changes)."""
+    lines: list[str] = []
+    for name, entry in (snapshot.get("shadowed") or {}).items():
+        used = entry.get("used", {})
+        for hidden in entry.get("hidden", []):
+            lines.append(
+                f"shadowed: {name} {hidden.get('version')} in {hidden.get('path')} is hidden by "
+                f"{used.get('version')} in {used.get('path')} (first on sys.path, the one imported)"
+            )
+    for name, entry in (snapshot.get("editable") or {}).items():
+        git = entry.get("git")
+        if git:
+            state = "with uncommitted changes" if git.get("dirty") else "clean"
+            where = f"at commit {str(git.get('commit'))[:12]}, {state}"
+        else:
+            where = "not in a git repository"
+        lines.append(f"editable: {name} {entry.get('version')} from {entry.get('path')} ({where})")
+    return lines
 
 
 def _snapshot(run: Run) -> dict[str, Any]:
@@ -93,6 +117,7 @@ def describe_diff(diff: EnvironmentDiff) -> list[str]:
         ("os", diff.os),
         ("git", diff.git),
         ("source", diff.source),
+        ("editable", diff.editable),
     ):
         for key, (a, b) in values.items():
             lines.append(f"{title}.{key}: {_value(a)} {glyphs.arrow} {_value(b)}")

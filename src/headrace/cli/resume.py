@@ -41,7 +41,8 @@ def resume(run_ref: str, as_json: bool) -> None:
     completed and reruns the others (and everything downstream of them).
 
     RUN must be failed, crashed or cancelled. Its steps must still be importable, as
-    they were when it ran; a step whose code changed since runs the current code.
+    they were when it ran (steps defined in a notebook are rebuilt from the cell source
+    the run captured); a step whose code changed since runs the current code.
     Prints the new run, which steps were reused and which reran; exits 1 if the new
     run fails too.
 

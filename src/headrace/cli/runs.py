@@ -36,15 +36,29 @@ def runs() -> None:
     metavar="N",
     help="Show at most N runs, newest first (0: all).",
 )
+@click.option(
+    "--where",
+    "where",
+    metavar="EXPR",
+    help="Only runs whose last logged value of a metric meets a condition: "
+    "'accuracy > 0.9', 'loss <= 0.2 and accuracy >= 0.8' (operators > >= < <= == !=).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
-def list_runs(pipeline: str | None, status: str | None, limit: int, as_json: bool) -> None:
-    """List runs, newest first."""
-    found = open_client().runs(pipeline=pipeline, status=status, limit=limit or None)
+def list_runs(
+    pipeline: str | None, status: str | None, limit: int, where: str | None, as_json: bool
+) -> None:
+    """List runs, newest first.
+
+    \b
+    Example:
+      headrace runs list --where "accuracy > 0.9" --limit 5
+    """
+    found = open_client().runs(pipeline=pipeline, status=status, limit=limit or None, where=where)
     if as_json:
         out.echo_json([run_dict(r) for r in found])
         return
     if not found:
-        click.echo("no runs" + (" match" if pipeline or status else " yet"))
+        click.echo("no runs" + (" match" if pipeline or status or where else " yet"))
         return
     rows = [
         [
@@ -225,6 +239,15 @@ def _step_details(step: StepRun | None, order: list[str], arrow: str) -> list[st
         + _verdict(produced[n].metadata)
         for n in names
     ]
+    for name, points in step.metrics().items():
+        last = points[-1]
+        span = (
+            f"step {points[0].step}" if len(points) == 1 else f"steps {points[0].step}-{last.step}"
+        )
+        lines.append(
+            f"metric {name} = {last.value:.6g}  ({len(points)} point{'s' if len(points) != 1 else ''}, "
+            f"{span}, min {min(p.value for p in points):.6g}, max {max(p.value for p in points):.6g})"
+        )
     warnings = step.metadata.get("warnings")
     if isinstance(warnings, list):
         lines += [out.style(f"warning: {w}", fg="yellow") for w in warnings]

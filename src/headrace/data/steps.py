@@ -60,8 +60,8 @@ def _react(passed: bool, on_problem: str, error: Callable[[], Exception], messag
         return
     if on_problem == "raise":
         raise error()
-    # Inside a run, a warning is recorded on the step run (where `runs show` and the
-    # dashboard see it) and logged; a Python warning in a worker thread would go unseen.
+    # Inside a run, a warning is recorded on the step run (where `runs show` prints it)
+    # and logged; a Python warning in a worker thread would go unseen.
     try:
         ctx = get_step_context()
     except HeadraceError:

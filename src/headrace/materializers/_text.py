@@ -1,4 +1,5 @@
-"""``html`` and ``markdown``: strings that the dashboard renders instead of quoting."""
+"""``html`` and ``markdown``: strings stored as a page (``index.html``, ``README.md``) that a
+notebook renders instead of quoting, and that a browser or viewer opens as they are."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any, ClassVar
 class HTMLString(str):
     """A str holding an HTML document or fragment; stored as ``index.html``.
 
-    Return one from a step (``-> HTMLString``) to get a report the dashboard shows as a page.
+    Return one from a step (``-> HTMLString``) to get a report: a notebook displays the
+    loaded value as a page, and ``headrace artifacts load NAME DIR`` writes the file.
     """
 
     __slots__ = ()
@@ -19,7 +21,7 @@ class HTMLString(str):
 
 
 class MarkdownString(str):
-    """A str holding Markdown; stored as ``README.md`` and rendered by the dashboard."""
+    """A str holding Markdown; stored as ``README.md``, rendered by a notebook."""
 
     __slots__ = ()
 

@@ -19,6 +19,7 @@ from headrace.spec.types import (
 if typing.TYPE_CHECKING:
     from headrace.client import Run
     from headrace.models import Model
+from headrace.pipelines._capture import capture_source, needs_capture
 from headrace.pipelines._config import _merge_config, _validate_run_config, load_run_config
 from headrace.pipelines._tracing import (
     OutputRef,
@@ -113,7 +114,10 @@ class Pipeline(Generic[P]):
         if not tracer.steps:
             raise DefinitionError(f"pipeline '{self.name}' calls no steps")
         source = FunctionRef(
-            self.func.__module__, self.func.__qualname__, inspect.getsourcefile(self.func)
+            self.func.__module__,
+            self.func.__qualname__,
+            inspect.getsourcefile(self.func),
+            source=capture_source(self) if needs_capture(self.func) else None,
         )
         steps = qualify_artifact_names(tracer.steps)
         spec = PipelineSpec(

@@ -17,6 +17,7 @@ from headrace.spec.types import (
 
 if typing.TYPE_CHECKING:
     pass
+from headrace.pipelines._capture import capture_source, needs_capture
 from headrace.pipelines._options import _make_options
 from headrace.pipelines._outputs import _parse_outputs
 from headrace.pipelines._tracing import _tracer
@@ -63,7 +64,10 @@ class Step(Generic[P, R]):
     @property
     def ref(self) -> FunctionRef:
         file = inspect.getsourcefile(self.func)
-        return FunctionRef(module=self.func.__module__, qualname=self.func.__qualname__, file=file)
+        source = capture_source(self) if needs_capture(self.func) else None
+        return FunctionRef(
+            module=self.func.__module__, qualname=self.func.__qualname__, file=file, source=source
+        )
 
     def with_options(self, **options: Any) -> Step[P, R]:
         """A copy of this step with some options changed (``cache``, ``retries``, ...)."""

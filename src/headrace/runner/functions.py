@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import linecache
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,19 @@ def resolve_function(ref: FunctionRef, *, step: str) -> Callable[..., Any]:
             module = importlib.import_module(ref.module)
         except ImportError:
             module = None
+    if module is None and ref.source is not None and not (ref.file and Path(ref.file).is_file()):
+        missing = _not_captured(ref.source)
+        if missing:
+            raise DefinitionError(
+                f"{ref.qualname} was defined in a notebook and uses {', '.join(missing)}, "
+                "which could not be captured with its code, so it cannot run in another "
+                "process: pass such values as step inputs or parameters",
+                step=step,
+            )
+        try:
+            module = load_source(ref.source)
+        except DefinitionError as exc:
+            raise DefinitionError(str(exc), step=step) from exc.__cause__
     if module is None:
         module = _load_file(ref, step=step)
     target: Any = module
@@ -50,6 +64,47 @@ def _load_file(ref: FunctionRef, *, step: str) -> Any:
         return load_script(ref.file)
     except DefinitionError as exc:
         raise DefinitionError(str(exc), step=step) from exc.__cause__
+
+
+def load_source(text: str) -> ModuleType:
+    """The module a captured source (a step or pipeline defined in a notebook cell, see
+    ``headrace.pipelines._capture``) defines, built once per process and text.
+
+    Its name and its pseudo file name derive from the text's hash, and the text goes into
+    :mod:`linecache`, so ``inspect.getsource`` (and with it the code fingerprint and a
+    later capture) reads the very same definitions.
+    """
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    alias = f"headrace_cell_{digest}"
+    if alias in sys.modules:
+        return sys.modules[alias]
+    filename = f"<headrace-cell-{digest}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    module = ModuleType(alias)
+    module.__file__ = filename
+    sys.modules[alias] = module
+    try:
+        # dont_inherit: this module's own `from __future__ import annotations` must not
+        # leak into the user's code (its annotations would become strings).
+        exec(compile(text, filename, "exec", dont_inherit=True), module.__dict__)
+    except BaseException as exc:
+        del sys.modules[alias]
+        if isinstance(exc, HeadraceError) or not isinstance(exc, Exception):
+            raise
+        missing = _not_captured(text)
+        hint = f"; not captured from the session: {', '.join(missing)}" if missing else ""
+        where = _error_location(exc, filename)
+        raise DefinitionError(
+            f"rebuilding the notebook code of this step failed{where}: "
+            f"{type(exc).__name__}: {exc}{hint}"
+        ) from exc
+    return module
+
+
+def _not_captured(text: str) -> list[str]:
+    """The names a captured source lists as not captured (see pipelines._capture)."""
+    prefix = "# not captured: "
+    return [line[len(prefix) :] for line in text.splitlines() if line.startswith(prefix)]
 
 
 def load_script(file: str | Path) -> ModuleType:

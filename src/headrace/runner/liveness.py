@@ -4,9 +4,10 @@ A run records its owner: host, process id and that process's start time. While i
 a heartbeat thread refreshes the run's heartbeat. When a client opens the store or lists
 runs, every ``running`` run is checked:
 
-- owned by a process on this host: crashed as soon as that process is gone (the start
-  time guards against a recycled pid), so a kill -9 is seen at once and a live process
-  is never declared dead, however long its step takes;
+- owned by a process on this host: crashed as soon as that process is gone, a zombie
+  (killed but not yet waited for by its parent) or a different process under the same
+  pid (the start time tells), so a kill -9 is seen at once whatever the parent does, and
+  a live process is never declared dead, however long its step takes;
 - owned elsewhere: crashed when its heartbeat is older than ``stale_after`` seconds
   (default six heartbeat intervals), since another host's processes cannot be seen.
 """
@@ -35,8 +36,9 @@ def heartbeat_interval() -> float:
     return value if value > 0 else DEFAULT_INTERVAL
 
 
-def _process_start(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (field 22 of /proc/PID/stat), None if unknown."""
+def _process_stat(pid: int) -> tuple[str, str] | None:
+    """The kernel's state (field 3 of /proc/PID/stat) and start time (field 22) of
+    ``pid``; None where there is no /proc or no such process."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
             stat = handle.read()
@@ -44,7 +46,16 @@ def _process_start(pid: int) -> str | None:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None
+    return (fields[0], fields[19]) if len(fields) > 19 else None
+
+
+def _process_start(pid: int) -> str | None:
+    stat = _process_stat(pid)
+    return stat[1] if stat else None
+
+
+#: States of a process that has exited: zombie (not yet reaped by its parent) and dead.
+_EXITED_STATES = frozenset({"Z", "X", "x"})
 
 
 def owner_token() -> str:
@@ -73,9 +84,12 @@ def owner_alive(owner: str | None) -> bool | None:
         return False
     except PermissionError:
         pass  # exists, owned by another user
-    if start is not None:
-        current = _process_start(pid)
-        if current is not None and current != start:
+    stat = _process_stat(pid)
+    if stat is not None:
+        state, current = stat
+        if state in _EXITED_STATES:
+            return False  # killed or exited; only its parent's wait() is missing
+        if start is not None and current != start:
             return False  # the pid now belongs to another process
     return True
 

@@ -53,7 +53,13 @@ class LogSink:
     """The captured output of one step run, flushed to the artifact store in chunks."""
 
     def __init__(
-        self, artifacts: ArtifactStore, run_id: str, step_run_id: str, *, cap: int | None = None
+        self,
+        artifacts: ArtifactStore,
+        run_id: str,
+        step_run_id: str,
+        *,
+        cap: int | None = None,
+        append: bool = False,
     ) -> None:
         self._artifacts = artifacts
         self._run_id = run_id
@@ -66,8 +72,8 @@ class LogSink:
         self.dropped = 0
         self._last_flush = time.monotonic()
         self.write_errors = 0
-        existing = artifacts.read_log(run_id, step_run_id)  # a retried attempt appends
-        if existing:
+        existing = artifacts.read_log(run_id, step_run_id) if append else []
+        if existing:  # a retried attempt appends to what the earlier ones wrote
             self._seq = existing[-1][0] + 1
             self.stored = sum(len(data) for _, data in existing)
 

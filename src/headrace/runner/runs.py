@@ -21,8 +21,12 @@ def start_run(
     stack: Mapping[str, Any] | None = None,
 ) -> str:
     """Record a new ``running`` run with this process's environment; return its id."""
-    source_file = spec.source.file if spec.source else None
-    env = environment.snapshot(source_file)
+    source = spec.source
+    env = environment.snapshot(
+        source.file if source else None,
+        source_text=source.source if source else None,
+        source_name=f"{source.qualname}.py" if source else None,
+    )
     env_hash = environment.environment_hash(env)
     stores.metadata.put_environment(env_hash, env)
     run_id = uuid.uuid4().hex

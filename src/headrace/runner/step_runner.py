@@ -26,7 +26,9 @@ from headrace.hooks import ArtifactEvent, Hooks, StepEvent
 from headrace.runner import logs
 from headrace.runner.context import StepContext, activate, deactivate
 from headrace.runner.functions import resolve_function
+from headrace.runner.metrics import save_metric_points
 from headrace.runner.task import StepTask, failure_result, node_name
+from headrace.runner.typecheck import check_inputs, check_outputs
 from headrace.spec.types import PipelineSpec, StepSpec
 from headrace.store.records import ArtifactVersionRecord, NewArtifactVersion
 from headrace.store.stores import Stores
@@ -54,7 +56,7 @@ def execute_step(
         map_index=task.map_index,
         started_at=time.time(),
     )
-    sink = logs.LogSink(stores.artifacts, task.run_id, task.step_run_id)
+    sink = logs.LogSink(stores.artifacts, task.run_id, task.step_run_id, append=task.attempt > 1)
     staging = Path(tempfile.mkdtemp(prefix="headrace-step-"))
     ctx = StepContext(
         run_id=task.run_id,
@@ -70,10 +72,12 @@ def execute_step(
         with logs.capturing(sink):
             func = function or resolve_function(step.function, step=step.name)
             kwargs = dict(step.parameters)
-            kwargs.update(
-                load_inputs(stores, step, task.inputs, task.map_index if task.map_split else None)
+            values = load_inputs(
+                stores, step, task.inputs, task.map_index if task.map_split else None
             )
+            kwargs.update(values)
             stage = ""
+            check_inputs(func, values)
             hooks.call("step_start", step=event)
             token = activate(ctx)
             watchdog = _watchdog(task.timeout, sink, on_timeout)
@@ -83,6 +87,8 @@ def execute_step(
                 if watchdog is not None:
                     watchdog.cancel()
                 deactivate(token)
+            declared = [(o.name, o.type) for o in step.outputs]
+            check_outputs(declared, result, namespace=getattr(func, "__globals__", None))
             stage = "could not store its outputs"
             new_versions = _store_outputs(stores, step, result, staging)
     except Exception as exc:
@@ -94,6 +100,7 @@ def execute_step(
         hooks.call("failure", step=event, error=text)
         return error
     finally:
+        save_metric_points(stores, ctx)  # kept for a failed step too: how it got there
         shutil.rmtree(staging, ignore_errors=True)
 
     metadata = dict(ctx.step_metadata)
@@ -134,7 +141,7 @@ def execute_step(
         step=event,
         status="completed",
         metadata=metadata,
-        metrics=[],
+        metrics=list(ctx.metric_points),
         outputs=artifacts,
         cache_hit=False,
         error=None,

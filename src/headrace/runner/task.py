@@ -12,7 +12,6 @@ the failure.
 
 from __future__ import annotations
 
-import functools
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -67,13 +66,19 @@ def node_name() -> str:
     return socket.gethostname()
 
 
-@functools.lru_cache(maxsize=16)
-def _spec(text: str) -> Any:
-    import json
+_specs: dict[str, Any] = {}  # run id -> its PipelineSpec: one spec per run, parsed once
 
+
+def _spec(run_id: str, data: Mapping[str, Any]) -> Any:
     from headrace.spec.types import PipelineSpec
 
-    return PipelineSpec.from_dict(json.loads(text))
+    spec = _specs.get(run_id)
+    if spec is None:
+        spec = PipelineSpec.from_dict(dict(data))
+        if len(_specs) > 64:
+            _specs.clear()
+        _specs[run_id] = spec
+    return spec
 
 
 def execute_task(
@@ -91,7 +96,6 @@ def execute_task(
     Returns ``{"status": "completed", "step_run_id", "outputs", "node"}`` or
     ``{"status": "failed", "error", "error_type", "traceback", "node"}`` (a ``timed_out``
     key when the step's own time ran out)."""
-    import json
     import traceback
 
     from headrace import materializers
@@ -104,7 +108,7 @@ def execute_task(
         if not isinstance(task, StepTask):
             task = StepTask.from_dict(task)
         settings = StoreSettings.from_dict(task.settings)
-        spec = _spec(json.dumps(task.spec, sort_keys=True))
+        spec = _spec(task.run_id, task.spec)
         if task.materializers:
             materializers.apply_registrations(task.materializers)
         opened = stores if stores is not None else open_stores(settings)

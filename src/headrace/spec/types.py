@@ -18,11 +18,15 @@ SPEC_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class FunctionRef:
-    """Where a step's function lives: importable module + qualname, and its file."""
+    """Where a step's function lives: importable module + qualname, and its file.
+
+    ``source`` holds a captured module's text that defines ``qualname``, for a function
+    no other process could import (defined in a notebook cell); None otherwise."""
 
     module: str
     qualname: str
     file: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,4 +207,7 @@ def _binding(data: Any) -> Binding:
 
 
 def _ref_to_dict(ref: FunctionRef) -> dict[str, Any]:
-    return {"module": ref.module, "qualname": ref.qualname, "file": ref.file}
+    data: dict[str, Any] = {"module": ref.module, "qualname": ref.qualname, "file": ref.file}
+    if ref.source is not None:
+        data["source"] = ref.source
+    return data

@@ -18,6 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 from headrace.store.records import (
     ArtifactVersionRecord,
     LineageGraph,
+    MetricCondition,
+    MetricPoint,
     ModelRecord,
     ModelVersionRecord,
     NewArtifactVersion,
@@ -137,8 +139,14 @@ class MetadataStore(Protocol):
         status: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        metrics: Sequence[MetricCondition] = (),
     ) -> list[RunRecord]: ...
     def add_run_metadata(self, run_id: str, values: Mapping[str, Any]) -> None: ...
+
+    # metric history
+    def add_metric_points(self, step_run_id: str, points: Sequence[MetricPoint]) -> None: ...
+    def get_metric_points(self, step_run_id: str, name: str | None = None) -> list[MetricPoint]: ...
+    def last_metric_values(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]: ...
 
     # step runs
     def create_step_run(

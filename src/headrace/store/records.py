@@ -46,6 +46,26 @@ class StepRunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One value of a metric a step logged: ``step`` is the user's x axis (an epoch, a
+    batch), ``timestamp`` when it was logged (seconds since the epoch)."""
+
+    name: str
+    value: float
+    step: int
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class MetricCondition:
+    """``name OP value`` on the last logged value of a metric in a run."""
+
+    name: str
+    op: str  # one of > >= < <= == !=
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
 class ArtifactVersionRecord:
     id: str
     name: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 #: Revisions this code knows, oldest first; the last one is what ``create_all`` builds.
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
 HEAD_REVISION = REVISIONS[-1]
 
 #: Alembic's version table, renamed so other tools in the same database keep theirs.
@@ -270,6 +270,23 @@ stacks = sa.Table(
     sa.Column("created_at", sa.Double(), nullable=False),
     sa.Column("updated_at", sa.Double(), nullable=False),
     sa.PrimaryKeyConstraint("name", name="pk_stacks"),
+)
+
+# -- metric history (revision 0004) --------------------------------------------------
+
+#: Points a step logged with ``log_metric``; ``seq`` orders the points of one name.
+metric_points = sa.Table(
+    "metric_points",
+    metadata,
+    sa.Column("step_run_id", sa.String(), nullable=False),
+    sa.Column("name", sa.String(), nullable=False),
+    sa.Column("seq", sa.Integer(), nullable=False),
+    sa.Column("step", sa.BigInteger(), nullable=False),
+    sa.Column("value", sa.Double(), nullable=False),
+    sa.Column("timestamp", sa.Double(), nullable=False),
+    sa.PrimaryKeyConstraint("step_run_id", "name", "seq", name="pk_metric_points"),
+    sa.ForeignKeyConstraint(["step_run_id"], ["step_runs.id"], name="fk_metric_points_step_run_id"),
+    sa.Index("ix_metric_points_name", "name"),
 )
 
 #: Tables whose presence means "a headrace store lives here".

@@ -23,7 +23,7 @@ from headrace.errors import (
     StackNotFoundError,
     StoreError,
 )
-from headrace.store.metadata import _lineage
+from headrace.store.metadata import _lineage, _metrics
 from headrace.store.metadata._bootstrap import ensure_schema
 from headrace.store.metadata._engine import Database
 from headrace.store.metadata._records import (
@@ -56,6 +56,8 @@ from headrace.store.metadata._writes import (
 from headrace.store.records import (
     ArtifactVersionRecord,
     LineageGraph,
+    MetricCondition,
+    MetricPoint,
     NewArtifactVersion,
     ReusedStepRun,
     RunRecord,
@@ -350,15 +352,39 @@ class SqlMetadataStore:
         status: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        metrics: Sequence[MetricCondition] = (),
     ) -> list[RunRecord]:
-        """Newest first (created_at desc, then id desc)."""
+        """Newest first (created_at desc, then id desc); ``metrics``: only runs whose last
+        logged value of each named metric meets its condition."""
         _check_page(limit, offset)
         where = []
         if pipeline is not None:
             where.append(runs.c.pipeline == pipeline)
         if status is not None:
             where.append(runs.c.status == status)
+        where += _metrics.where_clauses(metrics)
         return self._read(lambda conn: select_runs(conn, where, limit=limit, offset=offset))
+
+    # -- metric history ---------------------------------------------------------------
+    def add_metric_points(self, step_run_id: str, points: Sequence[MetricPoint]) -> None:
+        """Append points to a step run's metric history, in the order given."""
+        points = list(points)
+
+        def work(conn: Connection) -> None:
+            if not exists(conn, step_runs.c.id, step_run_id):
+                raise StoreError(f"no step run with id '{step_run_id}' (adding metric points)")
+            _metrics.insert_points(conn, step_run_id, points)
+
+        if points:
+            self._write(work)
+
+    def get_metric_points(self, step_run_id: str, name: str | None = None) -> list[MetricPoint]:
+        """A step run's metric points, by name, each name's points in logging order."""
+        return self._read(lambda conn: _metrics.select_points(conn, step_run_id, name))
+
+    def last_metric_values(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        """run id -> metric name -> the newest value any step of that run logged."""
+        return self._read(lambda conn: _metrics.last_values(conn, run_ids))
 
     # -- step runs ------------------------------------------------------------------
     def create_step_run(
