@@ -130,18 +130,25 @@ def find_home(start: Path | None = None) -> tuple[Path, str]:
     return user_default_home(), "user default"
 
 
-def read_config(home: Path) -> dict[str, Any]:
-    path = home / CONFIG_FILE
-    if not path.is_file():
-        return {}
+def load_yaml_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (the home's config, run configs, stack
+    files): one loader, so every such file fails the same clear way."""
     import yaml
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def read_config(home: Path) -> dict[str, Any]:
+    path = home / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    data = load_yaml_mapping(path)
     unknown = sorted(set(data) - CONFIG_KEYS)
     if unknown:
         raise ConfigError(

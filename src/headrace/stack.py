@@ -229,11 +229,12 @@ def _check_component(stack: str, kind: str, value: Mapping[str, Any]) -> dict[st
         if not isinstance(target, str) or not target.strip():
             raise ConfigError(f"{where}: needs a {locator}")
         _check_credentials(where, {locator: target}, url=True)
-        scheme = flavors.scheme_of(target)
         if kind == "artifacts":
-            flavor = scheme if f"artifacts.{scheme}" in flavors.registered() else "fsspec"
+            from headrace.store.artifacts import artifact_flavor
+
+            flavor = artifact_flavor(target)
         else:
-            flavor = scheme
+            flavor = flavors.scheme_of(target)
         factory = flavors.load(kind, flavor)
         flavors.check_options(kind, flavor, factory, options, positional=1)
         return {locator: target, "options": dict(options)}

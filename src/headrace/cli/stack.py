@@ -137,18 +137,12 @@ def register(
 
 
 def _read_stack_file(file: Path) -> dict[str, Any]:
-    import yaml
-
     from headrace.errors import ConfigError
+    from headrace.home import load_yaml_mapping
 
     if not file.is_file():
         raise ConfigError(f"stack file {file} does not exist")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: not a valid YAML stack file: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{file}: expected a mapping at the top level")
+    data = load_yaml_mapping(file)
     components = data.get("components", data)
     if not isinstance(components, dict):
         raise ConfigError(f"{file}: 'components' must be a mapping")

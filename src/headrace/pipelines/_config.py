@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from headrace.errors import ConfigError
+from headrace.home import load_yaml_mapping
 from headrace.spec.types import (
     StepOptions,
 )
@@ -30,15 +31,7 @@ def load_run_config(config: str | os.PathLike[str] | Mapping[str, Any]) -> dict[
     path = Path(config)
     if not path.is_file():
         raise ConfigError(f"run config {path} does not exist")
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return _validate_run_config(data, str(path))
+    return _validate_run_config(load_yaml_mapping(path), str(path))
 
 
 def _validate_run_config(data: Mapping[str, Any], where: str) -> dict[str, Any]:

@@ -507,7 +507,11 @@ class Scheduler:
         step = self.spec.step(unit.node)
         reason = str(outcome.get("error") or "failed")
         unit.errors.append(f"attempt {unit.attempt}: {reason}")
-        if unit.attempt <= step.options.retries:
+        if outcome.get("called") is False:
+            # Its inputs could not be given to it: no attempt ran, and another would fail
+            # the same way.
+            unit.attempt -= 1
+        elif unit.attempt <= step.options.retries:
             delay = step.options.retry_delay * step.options.retry_backoff ** (unit.attempt - 1)
             log.warning(
                 "step '%s' failed (attempt %d of %d): %s; retrying in %.1fs",

@@ -68,6 +68,7 @@ def execute_step(
         artifact_root=stores.artifacts.root_uri,
     )
     stage = "could not load its inputs"
+    called = False  # an input that cannot be loaded or has the wrong type: never called
     try:
         with logs.capturing(sink):
             func = function or resolve_function(step.function, step=step.name)
@@ -81,6 +82,7 @@ def execute_step(
             hooks.call("step_start", step=event)
             token = activate(ctx)
             watchdog = _watchdog(task.timeout, sink, on_timeout)
+            called = True
             try:
                 result = func(**kwargs)
             finally:
@@ -95,6 +97,7 @@ def execute_step(
         text = "".join(traceback.format_exception(exc, limit=-8))
         error = failure_result(exc, text, log=sink.summary())
         error["exception"] = exc  # in this process only: the StepError's __cause__
+        error["called"] = called
         if stage:
             error["error"] = f"{stage}: {error['error']}"
         hooks.call("failure", step=event, error=text)

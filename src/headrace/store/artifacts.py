@@ -678,6 +678,17 @@ def local_root(uri: str) -> Path | None:
     return Path(url2pathname(unquote(parts.path)))
 
 
+def artifact_flavor(uri: str) -> str:
+    """The ``artifacts`` flavor a location selects: ``file`` for a folder or ``file:``
+    URI, the URI's scheme if a flavor is registered for it, else ``fsspec``."""
+    from headrace import flavors
+
+    if local_root(uri) is not None:
+        return "file"
+    scheme = flavors.scheme_of(uri)
+    return scheme if f"artifacts.{scheme}" in flavors.registered() else "fsspec"
+
+
 def open_artifact_store(
     uri: str,
     *,
@@ -691,7 +702,5 @@ def open_artifact_store(
 
     if not isinstance(uri, str) or not uri.strip() or "\x00" in uri:
         raise UnsafePathError(f"invalid artifact store location {uri!r}")
-    scheme = "file" if local_root(uri) is not None else flavors.scheme_of(uri)
-    name = scheme if f"artifacts.{scheme}" in flavors.registered() else "fsspec"
-    backend = flavors.create("artifacts", name, dict(storage_options or {}), uri)
+    backend = flavors.create("artifacts", artifact_flavor(uri), dict(storage_options or {}), uri)
     return ArtifactStore(backend, cache_dir=cache_dir)
