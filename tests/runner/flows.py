@@ -120,7 +120,7 @@ def _marker(name: str) -> Path:
     return Path(os.environ["FLOW_DIR"]) / name
 
 
-@step(retries=2, retry_delay=0.05, timeout=3)
+@step(retries=2, retry_delay=0.05, timeout=1)
 def hangs_twice() -> Annotated[int, "value"]:
     """Hangs on its first two attempts (counted in $FLOW_DIR), then succeeds."""
     counter = _marker("attempts")
@@ -135,6 +135,18 @@ def hangs_twice() -> Annotated[int, "value"]:
 @pipeline
 def flaky() -> None:
     hangs_twice()
+
+
+@step(timeout=1)
+def naps(seconds: float = 0.3) -> Annotated[float, "slept"]:
+    """Well under its limit: only its own time counts, not the child's start-up."""
+    time.sleep(seconds)
+    return seconds
+
+
+@pipeline
+def napping(seconds: float = 0.3) -> None:
+    naps(seconds=seconds)
 
 
 @step(timeout=1)
